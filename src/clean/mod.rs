@@ -1,0 +1,490 @@
+//! Cleaning rules and row accounting: every input row is kept or rejected with exactly one reason.
+//!
+//! Reasons are checked in the order of [`Reason::ALL`]; a row gets the first one that applies.
+//! Some rejected rows still carry meaning and stay in the line table with their [`LineKind`]:
+//! cancellations and returns lower a customer's monetary value, and non-product lines (postage,
+//! fees) show that the customer placed an order (DESIGN.md counts them as valid purchases).
+
+pub mod parse;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::config::{CleaningRules, InputOptions};
+use crate::error::{Error, Location, Position, Result};
+use crate::io::read::{Format, RawInput};
+use crate::schema::{input, line};
+
+/// Why a row is not a purchase line. `Kept` is the absence of a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Kept = 0,
+    /// A date, quantity or price that cannot be read (or a blank quantity or price).
+    Unparseable = 1,
+    MissingOrderDate = 2,
+    MissingCustomerId = 3,
+    /// The order id carries the cancellation prefix.
+    Cancellation = 4,
+    /// Negative quantity on an ordinary order.
+    Return = 5,
+    ZeroQuantity = 6,
+    /// Postage, fees, manual adjustments, vouchers: not products.
+    NonProduct = 7,
+    NonPositivePrice = 8,
+    /// Every input column equal to an earlier row.
+    Duplicate = 9,
+}
+
+impl Reason {
+    /// In order of precedence.
+    pub const ALL: [Reason; 10] = [
+        Reason::Kept,
+        Reason::Unparseable,
+        Reason::MissingOrderDate,
+        Reason::MissingCustomerId,
+        Reason::Cancellation,
+        Reason::Return,
+        Reason::ZeroQuantity,
+        Reason::NonProduct,
+        Reason::NonPositivePrice,
+        Reason::Duplicate,
+    ];
+
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_code(code: i32) -> Option<Reason> {
+        Reason::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Kept => "kept",
+            Reason::Unparseable => "unparseable_value",
+            Reason::MissingOrderDate => "missing_order_date",
+            Reason::MissingCustomerId => "missing_customer_id",
+            Reason::Cancellation => "cancellation",
+            Reason::Return => "return",
+            Reason::ZeroQuantity => "zero_quantity",
+            Reason::NonProduct => "non_product_code",
+            Reason::NonPositivePrice => "non_positive_price",
+            Reason::Duplicate => "duplicate",
+        }
+    }
+
+    /// What happens to a row with this reason, for reports.
+    pub fn effect(self) -> &'static str {
+        match self {
+            Reason::Kept => "purchase line",
+            Reason::Cancellation | Reason::Return => "not a purchase; its value lowers monetary value",
+            Reason::NonProduct => "not a product; counts as order activity when quantity and price are positive",
+            _ => "dropped",
+        }
+    }
+}
+
+/// What a row in the line table is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// Rejected and unused (only in the quarantine file).
+    Ignored = 0,
+    Purchase = 1,
+    /// Valid purchase of something that is not a product: order activity, no monetary value.
+    NonProduct = 2,
+    /// Cancellation or return: negative value, not a purchase.
+    Return = 3,
+}
+
+impl LineKind {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// Rows read, kept and rejected per reason; `rows_kept + Σ rejected == rows_read` always holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accounting {
+    pub rows_read: u64,
+    pub rows_kept: u64,
+    pub rows_rejected: u64,
+    /// Reason name → rows; every reason is listed, zero counts included.
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl Accounting {
+    fn from_counts(counts: &[u64; 10], rows_read: u64) -> Result<Accounting> {
+        let rows_kept = counts[0];
+        let rejected: BTreeMap<_, _> = Reason::ALL[1..]
+            .iter()
+            .map(|r| (r.name(), counts[r.code() as usize]))
+            .collect();
+        let rows_rejected: u64 = rejected.values().sum();
+        if rows_kept + rows_rejected != rows_read {
+            return Err(Error::Internal(format!(
+                "row accounting does not add up: {rows_kept} kept + {rows_rejected} rejected != {rows_read} read"
+            )));
+        }
+        Ok(Accounting {
+            rows_read,
+            rows_kept,
+            rows_rejected,
+            rejected,
+        })
+    }
+
+    pub fn count(&self, reason: Reason) -> u64 {
+        match reason {
+            Reason::Kept => self.rows_kept,
+            r => self.rejected.get(r.name()).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// Cleaned purchase data: the line table every later stage reads, and how it was obtained.
+#[derive(Debug, Clone)]
+pub struct Transactions {
+    pub source: PathBuf,
+    pub format: Format,
+    /// Canonical columns the input has (and that are not empty).
+    pub present: Vec<&'static str>,
+    /// Canonical columns that exist in the input but are empty in every row.
+    pub empty: Vec<&'static str>,
+    /// Purchase, non-product and return lines (columns in [`crate::schema::line`]).
+    pub lines: DataFrame,
+    pub accounting: Accounting,
+}
+
+impl Transactions {
+    pub fn has(&self, canonical: &str) -> bool {
+        self.present.contains(&canonical)
+    }
+}
+
+/// The result of cleaning: transactions plus, when asked for, every rejected row with its reason.
+pub struct Cleaned {
+    pub transactions: Transactions,
+    /// Columns: `line` (or `row` for Parquet), `reason`, then the canonical input columns as read.
+    pub rejected: Option<DataFrame>,
+}
+
+const DATE_FAILED: &str = "__date_failed";
+const QTY_FAILED: &str = "__quantity_failed";
+const PRICE_FAILED: &str = "__price_failed";
+const NON_PRODUCT: &str = "__non_product";
+const DUPLICATE: &str = "__duplicate";
+
+fn position(format: Format, row: u64) -> Position {
+    match format {
+        Format::Csv => Position::Line(row + 2),
+        Format::Parquet => Position::Row(row + 1),
+    }
+}
+
+/// Refuses a column where too many values fail to parse, naming the first bad one.
+fn check_failures(
+    raw: &RawInput,
+    canonical: &str,
+    user_name: &str,
+    failed: &Column,
+    max_share: f64,
+    expected: &str,
+) -> Result<()> {
+    let mask = failed.bool()?;
+    let count = mask.sum().unwrap_or(0) as u64;
+    let rows = raw.table.height().max(1) as f64;
+    let share = count as f64 / rows;
+    if count == 0 || share <= max_share {
+        return Ok(());
+    }
+    let first = mask
+        .iter()
+        .position(|v| v == Some(true))
+        .unwrap_or(0);
+    let value = raw.table.column(canonical)?.get(first)?;
+    let value = match value {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        other => other.to_string(),
+    };
+    Err(Error::Unparseable {
+        location: Location {
+            path: raw.path.clone(),
+            position: Some(position(raw.format, first as u64)),
+            column: Some(user_name.to_string()),
+        },
+        value,
+        expected: expected.to_string(),
+        count,
+        share_pct: share * 100.0,
+    })
+}
+
+/// Classifies every row of `raw` and builds the line table.
+pub fn clean(
+    raw: RawInput,
+    columns: &crate::config::ColumnMap,
+    rules: &CleaningRules,
+    options: &InputOptions,
+    keep_rejected: bool,
+) -> Result<Cleaned> {
+    let height = raw.table.height();
+    let table = &raw.table;
+    let has = |c: &str| raw.has(c);
+
+    let date = parse::parse_datetime(table.column(input::ORDER_DATE)?, options.date_format.as_deref())?;
+    let formats: Vec<&str> = options
+        .date_format
+        .iter()
+        .map(String::as_str)
+        .chain(parse::DATE_FORMATS)
+        .collect();
+    check_failures(
+        &raw,
+        input::ORDER_DATE,
+        columns.source_name(input::ORDER_DATE),
+        &date.failed,
+        options.max_unparseable_share,
+        &format!("a date in one of the formats {formats:?} (set input.date_format or --date-format)"),
+    )?;
+
+    let mut work = vec![
+        date.values.with_name(line::ORDER_TS.into()),
+        date.failed.with_name(DATE_FAILED.into()),
+    ];
+    for (canonical, flag) in [(input::QUANTITY, QTY_FAILED), (input::UNIT_PRICE, PRICE_FAILED)] {
+        if has(canonical) {
+            let parsed = parse::parse_number(table.column(canonical)?)?;
+            check_failures(
+                &raw,
+                canonical,
+                columns.source_name(canonical),
+                &parsed.failed,
+                options.max_unparseable_share,
+                "a number such as 12 or 2.55",
+            )?;
+            work.push(parsed.values.with_name(canonical.into()));
+            work.push(parsed.failed.with_name(flag.into()));
+        } else {
+            let default = if canonical == input::QUANTITY { Some(1.0) } else { None };
+            work.push(Column::new_scalar(
+                canonical.into(),
+                Scalar::new(DataType::Float64, default.map_or(AnyValue::Null, AnyValue::Float64)),
+                height,
+            ));
+            work.push(Column::new_scalar(flag.into(), Scalar::from(false), height));
+        }
+    }
+    for canonical in [
+        input::CUSTOMER_ID,
+        input::ORDER_ID,
+        input::PRODUCT_ID,
+        input::PRODUCT_NAME,
+        input::COUNTRY,
+    ] {
+        let column = if has(canonical) {
+            table.column(canonical)?.cast(&DataType::String)?
+        } else {
+            Column::full_null(canonical.into(), height, &DataType::String)
+        };
+        work.push(column);
+    }
+    let mut work = DataFrame::new(height, work)?;
+
+    // Ids: trimmed, blank = missing, float-style customer ids made integral.
+    work = work
+        .lazy()
+        .with_columns([
+            parse::id_expr(input::CUSTOMER_ID, true),
+            parse::id_expr(input::ORDER_ID, false),
+            parse::id_expr(input::PRODUCT_ID, false),
+        ])
+        .collect()?;
+
+    let non_product_codes: HashSet<&str> =
+        rules.non_product_codes.iter().map(String::as_str).collect();
+    let non_product: BooleanChunked = work
+        .column(input::PRODUCT_ID)?
+        .str()?
+        .iter()
+        .map(|v| {
+            Some(v.is_some_and(|code| {
+                non_product_codes.contains(code)
+                    || rules.non_product_prefixes.iter().any(|p| code.starts_with(p.as_str()))
+            }))
+        })
+        .collect();
+    work.with_column(non_product.with_name(NON_PRODUCT.into()).into_column())?;
+
+    let mut lazy = work.lazy().with_row_index(line::ROW, None);
+    let duplicate = if rules.drop_duplicates {
+        let keys: Vec<Expr> = [
+            input::CUSTOMER_ID,
+            input::ORDER_ID,
+            line::ORDER_TS,
+            input::PRODUCT_ID,
+            input::PRODUCT_NAME,
+            input::QUANTITY,
+            input::UNIT_PRICE,
+            input::COUNTRY,
+        ]
+        .into_iter()
+        .map(col)
+        .collect();
+        col(line::ROW).min().over(keys)?.neq(col(line::ROW))
+    } else {
+        lit(false)
+    };
+    lazy = lazy.with_column(duplicate.alias(DUPLICATE));
+
+    let cancelled = if rules.cancellation_prefix.is_empty() {
+        lit(false)
+    } else {
+        col(input::ORDER_ID)
+            .str()
+            .starts_with(lit(rules.cancellation_prefix.clone()))
+            .fill_null(lit(false))
+    };
+    let code = |r: Reason| lit(r.code());
+    let reason = when(col(DATE_FAILED).or(col(QTY_FAILED)).or(col(PRICE_FAILED)))
+        .then(code(Reason::Unparseable))
+        .when(col(line::ORDER_TS).is_null())
+        .then(code(Reason::MissingOrderDate))
+        .when(col(input::CUSTOMER_ID).is_null())
+        .then(code(Reason::MissingCustomerId))
+        .when(cancelled)
+        .then(code(Reason::Cancellation))
+        .when(col(input::QUANTITY).lt(lit(0.0)))
+        .then(code(Reason::Return))
+        .when(col(input::QUANTITY).eq(lit(0.0)))
+        .then(code(Reason::ZeroQuantity))
+        .when(col(NON_PRODUCT))
+        .then(code(Reason::NonProduct))
+        .when(col(input::UNIT_PRICE).lt_eq(lit(0.0)))
+        .then(code(Reason::NonPositivePrice))
+        .when(col(DUPLICATE))
+        .then(code(Reason::Duplicate))
+        .otherwise(code(Reason::Kept));
+
+    let priced = col(input::UNIT_PRICE)
+        .gt(lit(0.0))
+        .or(col(input::UNIT_PRICE).is_null());
+    let is = |r: Reason| col(line::REASON).eq(code(r));
+    let kind_code = |k: LineKind| lit(k.code());
+    let kind = when(col(DUPLICATE))
+        .then(kind_code(LineKind::Ignored))
+        .when(is(Reason::Kept))
+        .then(kind_code(LineKind::Purchase))
+        .when(
+            is(Reason::NonProduct)
+                .and(col(input::QUANTITY).gt(lit(0.0)))
+                .and(priced.clone()),
+        )
+        .then(kind_code(LineKind::NonProduct))
+        .when(is(Reason::Cancellation).or(is(Reason::Return)).and(priced))
+        .then(kind_code(LineKind::Return))
+        .otherwise(kind_code(LineKind::Ignored));
+
+    let value = if has(input::UNIT_PRICE) {
+        col(input::QUANTITY) * col(input::UNIT_PRICE)
+    } else {
+        lit(1.0)
+    };
+    let line_value = when(col(line::KIND).eq(kind_code(LineKind::Return)))
+        .then(-value.clone().abs())
+        .otherwise(value);
+    let day_text = col(line::ORDER_TS).cast(DataType::Date).cast(DataType::String);
+    let order_key = when(col(input::ORDER_ID).is_null())
+        .then(col(input::CUSTOMER_ID) + lit("|") + day_text)
+        .otherwise(col(input::ORDER_ID));
+
+    let classified = lazy
+        .with_column(reason.alias(line::REASON))
+        .with_column(kind.alias(line::KIND))
+        .collect()?;
+
+    let mut counts = [0u64; 10];
+    for code in classified.column(line::REASON)?.i32()?.no_null_iter() {
+        counts[code as usize] += 1;
+    }
+    let accounting = Accounting::from_counts(&counts, height as u64)?;
+
+    let lines = classified
+        .clone()
+        .lazy()
+        .filter(col(line::KIND).neq(kind_code(LineKind::Ignored)))
+        .with_columns([
+            line_value.alias(line::LINE_VALUE),
+            col(line::ORDER_TS).cast(DataType::Date).alias(line::ORDER_DAY),
+            order_key.alias(line::ORDER_KEY),
+        ])
+        .select([
+            col(line::ROW),
+            col(input::CUSTOMER_ID).alias(line::CUSTOMER_ID),
+            col(line::ORDER_KEY),
+            col(line::ORDER_TS),
+            col(line::ORDER_DAY),
+            col(input::PRODUCT_ID).alias(line::PRODUCT_ID),
+            col(input::PRODUCT_NAME).alias(line::PRODUCT_NAME),
+            col(input::QUANTITY).alias(line::QUANTITY),
+            col(input::UNIT_PRICE).alias(line::UNIT_PRICE),
+            col(line::LINE_VALUE),
+            col(input::COUNTRY).alias(line::COUNTRY),
+            col(line::KIND),
+        ])
+        .collect()?;
+
+    let rejected = if keep_rejected {
+        Some(rejected_rows(&raw, &classified)?)
+    } else {
+        None
+    };
+    Ok(Cleaned {
+        transactions: Transactions {
+            source: raw.path.clone(),
+            format: raw.format,
+            present: raw.present.clone(),
+            empty: raw.empty.clone(),
+            lines,
+            accounting,
+        },
+        rejected,
+    })
+}
+
+/// Every rejected row as read, with its position and reason.
+fn rejected_rows(raw: &RawInput, classified: &DataFrame) -> Result<DataFrame> {
+    let reasons = classified.column(line::REASON)?.i32()?;
+    let mask: BooleanChunked = reasons.no_null_iter().map(|c| Some(c != 0)).collect();
+    let mut picked = raw.table.filter(&mask)?;
+    let rows = classified.column(line::ROW)?.filter(&mask)?;
+    let (name, offset) = match raw.format {
+        Format::Csv => ("line", 2u64),
+        Format::Parquet => ("row", 1u64),
+    };
+    let positions: UInt64Chunked = rows
+        .idx()?
+        .no_null_iter()
+        .map(|r| Some(r as u64 + offset))
+        .collect();
+    let reason_names: StringChunked = reasons
+        .filter(&mask)?
+        .no_null_iter()
+        .map(|c| Some(Reason::from_code(c).map_or("unknown", Reason::name)))
+        .collect();
+    let mut out = vec![
+        positions.with_name(name.into()).into_column(),
+        reason_names.with_name("reason".into()).into_column(),
+    ];
+    for canonical in input::ALL {
+        if let Ok(column) = picked.column(canonical) {
+            out.push(column.cast(&DataType::String)?);
+        }
+    }
+    picked = DataFrame::new(mask.sum().unwrap_or(0) as usize, out)?;
+    Ok(picked)
+}

@@ -1,0 +1,152 @@
+//! Command-line arguments (clap derive). No logic here: `crate::settings` resolves them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Churn scores, product suggestions and retention offers from purchase data.
+///
+/// Exit codes: 0 success, 1 internal error, 2 usage or configuration error, 3 bad input data,
+/// 4 insufficient data, 5 model mismatch, 6 output could not be written.
+#[derive(Debug, Parser)]
+#[command(name = "retain", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an input file: rows read, kept and rejected per reason, and warnings.
+    Validate(ValidateArgs),
+    /// Build customer features (RFM and purchase rhythm) at an as-of date.
+    Features(FeaturesArgs),
+    /// Write realistic synthetic purchases (deterministic per seed).
+    Generate(GenerateArgs),
+    /// The main job: validate, build features and write everything to an output directory.
+    Run(RunArgs),
+}
+
+/// Settings shared by every command that reads transactions. Each overrides the config file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SettingsArgs {
+    /// TOML configuration file (column mapping, date format, cleaning rules); see data/online_retail.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Your column holding the customer id [default: customer_id].
+    #[arg(long, value_name = "NAME")]
+    pub col_customer_id: Option<String>,
+    /// Your column holding the order date or datetime [default: order_date].
+    #[arg(long, value_name = "NAME")]
+    pub col_order_date: Option<String>,
+    /// Your column holding the order (invoice) id [default: order_id].
+    #[arg(long, value_name = "NAME")]
+    pub col_order_id: Option<String>,
+    /// Your column holding the product id [default: product_id].
+    #[arg(long, value_name = "NAME")]
+    pub col_product_id: Option<String>,
+    /// Your column holding the product name [default: product_name].
+    #[arg(long, value_name = "NAME")]
+    pub col_product_name: Option<String>,
+    /// Your column holding the quantity [default: quantity].
+    #[arg(long, value_name = "NAME")]
+    pub col_quantity: Option<String>,
+    /// Your column holding the unit price [default: unit_price].
+    #[arg(long, value_name = "NAME")]
+    pub col_unit_price: Option<String>,
+    /// Your column holding the country [default: country].
+    #[arg(long, value_name = "NAME")]
+    pub col_country: Option<String>,
+    /// CSV field separator [default: ,].
+    #[arg(long, value_name = "CHAR")]
+    pub separator: Option<String>,
+    /// strftime format of order dates, tried before the built-in ISO 8601 formats (e.g. "%d/%m/%Y %H:%M").
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// Share of rows (0-1) with unparseable values in one column above which reading fails [default: 0.01].
+    #[arg(long, value_name = "SHARE")]
+    pub max_unparseable_share: Option<f64>,
+    /// Order ids starting with this text are cancellations; "" disables the rule [default: C].
+    #[arg(long, value_name = "TEXT")]
+    pub cancellation_prefix: Option<String>,
+    /// Comma-separated product codes that are not products (postage, fees) [default: POST,DOT,M,...].
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub non_product_codes: Option<Vec<String>>,
+    /// Comma-separated prefixes of product codes that are not products [default: gift_0001_].
+    #[arg(long, value_name = "PREFIXES", value_delimiter = ',')]
+    pub non_product_prefixes: Option<Vec<String>>,
+    /// Keep exact duplicate lines instead of rejecting them.
+    #[arg(long)]
+    pub keep_duplicates: bool,
+    /// Fewest customers a feature table may have [default: 50].
+    #[arg(long, value_name = "N")]
+    pub min_customers: Option<usize>,
+    /// Fewest days of purchase history before the as-of date [default: 60].
+    #[arg(long, value_name = "DAYS")]
+    pub min_history_days: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Transactions file: CSV, gzip CSV or Parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub input: PathBuf,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every rejected row with its line and reason to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub quarantine: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Transactions file: CSV, gzip CSV or Parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub input: PathBuf,
+    /// Features are built from purchases strictly before this date (YYYY-MM-DD)
+    /// [default: the day after the last purchase in the input].
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Output file; .parquet or .csv.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of customers to simulate (about 20 rows each).
+    #[arg(long, value_name = "N", default_value_t = 3000)]
+    pub customers: usize,
+    /// Random seed; the same seed writes the same file.
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    pub seed: u64,
+    /// First day of the simulated window (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", default_value = "2023-01-01")]
+    pub start: String,
+    /// Length of the simulated window in days.
+    #[arg(long, value_name = "DAYS", default_value_t = 730)]
+    pub days: u32,
+    /// Output file: .csv, .csv.gz or .parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Transactions file: CSV, gzip CSV or Parquet.
+    #[arg(long, short, value_name = "PATH", default_value = "data/sample/transactions.csv")]
+    pub input: PathBuf,
+    /// Output directory.
+    #[arg(long, short, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// As-of date (YYYY-MM-DD) [default: the day after the last purchase in the input].
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}

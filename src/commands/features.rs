@@ -1,0 +1,32 @@
+//! `retain features`: the customer feature table at an as-of date, as Parquet or CSV.
+
+use crate::cli::FeaturesArgs;
+use crate::error::Result;
+use crate::io::write;
+use crate::{features, settings};
+
+pub fn run(args: &FeaturesArgs) -> Result<()> {
+    let config = settings::resolve(&args.settings)?;
+    write::TableFormat::from_path(&args.out)?;
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(|d| settings::parse_date("--as-of", d))
+        .transpose()?;
+    let cleaned = super::load(&args.input, &config, false)?;
+    let tx = &cleaned.transactions;
+    let as_of = match as_of {
+        Some(d) => d,
+        None => features::default_as_of(tx)?,
+    };
+    let started = std::time::Instant::now();
+    let mut built = features::compute(tx, as_of, &config.features)?;
+    super::progress(format!(
+        "built features of {} customers at {as_of} ({:.2} s)",
+        built.table.height(),
+        started.elapsed().as_secs_f64()
+    ));
+    write::write_table(&mut built.table, &args.out)?;
+    super::progress(format!("wrote {}", args.out.display()));
+    Ok(())
+}

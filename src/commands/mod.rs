@@ -1,0 +1,43 @@
+//! Orchestration of each subcommand: resolve settings, call the stages, write files. Only this
+//! layer opens and writes files.
+
+pub mod features;
+pub mod generate;
+pub mod run;
+pub mod validate;
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::clean::{self, Cleaned};
+use crate::config::Config;
+use crate::error::Result;
+use crate::io::read;
+
+/// Progress and timings go to stderr; results go to files or stdout.
+pub(crate) fn progress(message: impl AsRef<str>) {
+    eprintln!("retain: {}", message.as_ref());
+}
+
+/// Reads and cleans one input file, reporting what happened on stderr.
+pub(crate) fn load(path: &Path, config: &Config, keep_rejected: bool) -> Result<Cleaned> {
+    let started = Instant::now();
+    let raw = read::load(path, config)?;
+    let cleaned = clean::clean(
+        raw,
+        &config.columns,
+        &config.cleaning,
+        &config.input,
+        keep_rejected,
+    )?;
+    let a = &cleaned.transactions.accounting;
+    progress(format!(
+        "read {} rows from {}: {} kept, {} rejected ({:.2} s)",
+        a.rows_read,
+        path.display(),
+        a.rows_kept,
+        a.rows_rejected,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(cleaned)
+}

@@ -1,0 +1,39 @@
+//! `retain run`: the main job. Validates the input, builds features and writes the output directory.
+
+use crate::cli::RunArgs;
+use crate::error::{Error, Result};
+use crate::io::write;
+use crate::{features, quality, settings};
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let config = settings::resolve(&args.settings)?;
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(|d| settings::parse_date("--as-of", d))
+        .transpose()?;
+    let cleaned = super::load(&args.input, &config, false)?;
+    let tx = &cleaned.transactions;
+    let report = quality::report(tx)?;
+    for warning in &report.warnings {
+        super::progress(format!("warning: {warning}"));
+    }
+    let as_of = match as_of {
+        Some(d) => d,
+        None => features::default_as_of(tx)?,
+    };
+    let mut built = features::compute(tx, as_of, &config.features)?;
+    super::progress(format!("built features of {} customers at {as_of}", built.table.height()));
+
+    let validation = serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    write::write_atomic(&args.out.join("validation.json"), |out| {
+        std::io::Write::write_all(out, &validation).map_err(|source| Error::Output {
+            path: args.out.join("validation.json"),
+            source,
+        })
+    })?;
+    write::write_table(&mut built.table, &args.out.join("features.parquet"))?;
+    write::write_table(&mut built.table, &args.out.join("features.csv"))?;
+    super::progress(format!("wrote {}", args.out.display()));
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! `retain validate`: the data quality report, and the quarantine file of rejected rows.
+
+use crate::cli::ValidateArgs;
+use crate::error::Result;
+use crate::io::write;
+use crate::{quality, settings};
+
+pub fn run(args: &ValidateArgs) -> Result<()> {
+    let config = settings::resolve(&args.settings)?;
+    let mut cleaned = super::load(&args.input, &config, args.quarantine.is_some())?;
+    if let (Some(path), Some(rejected)) = (&args.quarantine, cleaned.rejected.as_mut()) {
+        write::write_atomic(path, |out| write::csv_bytes(rejected, out))?;
+        super::progress(format!("wrote {} rejected rows to {}", rejected.height(), path.display()));
+    }
+    let report = quality::report(&cleaned.transactions)?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", quality::render(&report));
+    }
+    Ok(())
+}

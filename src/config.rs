@@ -1,0 +1,228 @@
+//! The TOML configuration file: column mapping, parsing and cleaning rules, with documented defaults.
+//!
+//! Every setting can also be given as a command-line flag; flags win over the file
+//! (see [`crate::cli`] and `resolve` in each command).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::schema::input;
+
+/// The whole configuration file. Unknown keys are refused so that a typo cannot be silently ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub columns: ColumnMap,
+    pub input: InputOptions,
+    pub cleaning: CleaningRules,
+    pub features: FeatureOptions,
+}
+
+/// Which column of the user's file holds each canonical column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColumnMap {
+    pub customer_id: String,
+    pub order_date: String,
+    pub order_id: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub quantity: String,
+    pub unit_price: String,
+    pub country: String,
+}
+
+impl Default for ColumnMap {
+    fn default() -> Self {
+        ColumnMap {
+            customer_id: input::CUSTOMER_ID.into(),
+            order_date: input::ORDER_DATE.into(),
+            order_id: input::ORDER_ID.into(),
+            product_id: input::PRODUCT_ID.into(),
+            product_name: input::PRODUCT_NAME.into(),
+            quantity: input::QUANTITY.into(),
+            unit_price: input::UNIT_PRICE.into(),
+            country: input::COUNTRY.into(),
+        }
+    }
+}
+
+impl ColumnMap {
+    /// (canonical name, user's name) for every canonical column, in [`input::ALL`] order.
+    pub fn pairs(&self) -> [(&'static str, &str); 8] {
+        [
+            (input::CUSTOMER_ID, &self.customer_id),
+            (input::ORDER_ID, &self.order_id),
+            (input::ORDER_DATE, &self.order_date),
+            (input::PRODUCT_ID, &self.product_id),
+            (input::PRODUCT_NAME, &self.product_name),
+            (input::QUANTITY, &self.quantity),
+            (input::UNIT_PRICE, &self.unit_price),
+            (input::COUNTRY, &self.country),
+        ]
+    }
+
+    /// The user's name of a canonical column.
+    pub fn source_name<'a>(&'a self, canonical: &'a str) -> &'a str {
+        self.pairs()
+            .into_iter()
+            .find(|(c, _)| *c == canonical)
+            .map_or(canonical, |(_, user)| user)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputOptions {
+    /// CSV field separator (one ASCII character).
+    pub separator: String,
+    /// A strftime format for `order_date`, tried before the built-in ISO 8601 formats
+    /// (`2011-12-09T12:50:00`, `2011-12-09 12:50:00`, `2011-12-09`, with optional fractional seconds).
+    pub date_format: Option<String>,
+    /// Above this share of rows with an unparseable value in one column, reading stops with an
+    /// error instead of rejecting the rows: a wrong date format or mapping must not pass silently.
+    pub max_unparseable_share: f64,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            separator: ",".into(),
+            date_format: None,
+            max_unparseable_share: 0.01,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CleaningRules {
+    /// An order id that starts with this text is a cancellation (UCI: `C536379`). Empty: no rule.
+    pub cancellation_prefix: String,
+    /// Product codes that are not products: postage, fees, manual adjustments, discounts.
+    pub non_product_codes: Vec<String>,
+    /// Product codes starting with any of these are not products either (gift vouchers).
+    pub non_product_prefixes: Vec<String>,
+    /// Reject exact duplicate lines (every input column equal) beyond the first.
+    pub drop_duplicates: bool,
+}
+
+impl Default for CleaningRules {
+    fn default() -> Self {
+        CleaningRules {
+            cancellation_prefix: "C".into(),
+            non_product_codes: [
+                "POST",
+                "DOT",
+                "M",
+                "m",
+                "C2",
+                "D",
+                "S",
+                "B",
+                "CRUK",
+                "BANK CHARGES",
+                "AMAZONFEE",
+                "ADJUST",
+            ]
+            .map(String::from)
+            .to_vec(),
+            non_product_prefixes: vec!["gift_0001_".into()],
+            drop_duplicates: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureOptions {
+    /// Fewer customers than this at the as-of date is "insufficient data".
+    pub min_customers: usize,
+    /// Less history than this many days before the as-of date is "insufficient data".
+    pub min_history_days: i64,
+}
+
+impl Default for FeatureOptions {
+    fn default() -> Self {
+        FeatureOptions {
+            min_customers: 50,
+            min_history_days: 60,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file; `None` gives the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        config.check().map_err(|message| Error::Config {
+            path: path.into(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks values that the types alone cannot.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.input.separator.len() != 1 || !self.input.separator.is_ascii() {
+            return Err(format!(
+                "input.separator must be one ASCII character, got '{}'",
+                self.input.separator
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.input.max_unparseable_share) {
+            return Err(format!(
+                "input.max_unparseable_share must be between 0 and 1, got {}",
+                self.input.max_unparseable_share
+            ));
+        }
+        for (canonical, user) in self.columns.pairs() {
+            if user.is_empty() {
+                return Err(format!("columns.{canonical} must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_file_overrides_only_what_it_names() {
+        let config: Config = toml::from_str(
+            "[columns]\ncustomer_id = \"CustomerID\"\n[cleaning]\ncancellation_prefix = \"X\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.columns.customer_id, "CustomerID");
+        assert_eq!(config.columns.order_date, "order_date");
+        assert_eq!(config.cleaning.cancellation_prefix, "X");
+        assert!(config.cleaning.non_product_codes.contains(&"POST".to_string()));
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let err = toml::from_str::<Config>("[columns]\ncustomerid = \"CustomerID\"\n").unwrap_err();
+        assert!(err.to_string().contains("customerid"), "{err}");
+    }
+
+    #[test]
+    fn bad_separator_is_refused() {
+        let mut config = Config::default();
+        config.input.separator = ";;".into();
+        assert!(config.check().unwrap_err().contains("separator"));
+    }
+}

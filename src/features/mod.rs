@@ -1,0 +1,249 @@
+//! Customer features at an as-of date: recency, frequency, monetary value and purchase rhythm.
+//!
+//! Only lines strictly before the as-of date count. Order activity is every valid purchase
+//! (product lines and non-product lines such as postage); money comes from product lines, less
+//! cancellations and returns.
+
+pub mod rfm;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::clean::{LineKind, Transactions};
+use crate::config::FeatureOptions;
+use crate::error::{Error, Result};
+use crate::schema::{feature as f, input, line};
+
+/// The feature table (columns in [`crate::schema::feature`], one row per customer, sorted by id).
+#[derive(Debug, Clone)]
+pub struct CustomerFeatures {
+    pub as_of: NaiveDate,
+    pub table: DataFrame,
+}
+
+pub(crate) const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => panic!("1970-01-01 is a date"),
+};
+
+/// Days since 1970-01-01, polars' physical Date.
+pub fn epoch_days(date: NaiveDate) -> i32 {
+    (date - EPOCH).num_days() as i32
+}
+
+pub fn from_epoch_days(days: i32) -> NaiveDate {
+    EPOCH + chrono::Duration::days(i64::from(days))
+}
+
+fn day() -> Expr {
+    col(line::ORDER_DAY).cast(DataType::Int32)
+}
+
+fn activity(kind: Expr) -> Expr {
+    kind.clone()
+        .eq(lit(LineKind::Purchase.code()))
+        .or(kind.eq(lit(LineKind::NonProduct.code())))
+}
+
+/// The day after the last valid purchase in the input: the default as-of date (never the clock).
+pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
+    let last = tx
+        .lines
+        .clone()
+        .lazy()
+        .filter(activity(col(line::KIND)))
+        .select([day().max()])
+        .collect()?;
+    match last.columns()[0].get(0)? {
+        AnyValue::Int32(d) => Ok(from_epoch_days(d + 1)),
+        _ => Err(Error::InsufficientData(format!(
+            "{} has no valid purchase (rows read: {}, kept: {})",
+            tx.source.display(),
+            tx.accounting.rows_read,
+            tx.accounting.rows_kept
+        ))),
+    }
+}
+
+/// Builds the feature table at `as_of` and refuses too little data with [`Error::InsufficientData`].
+pub fn compute(tx: &Transactions, as_of: NaiveDate, options: &FeatureOptions) -> Result<CustomerFeatures> {
+    let table = aggregate(tx, as_of)?;
+    check_sufficient(&table, as_of, options)?;
+    Ok(CustomerFeatures {
+        as_of,
+        table: with_rfm(table)?,
+    })
+}
+
+/// The per-customer aggregation, without RFM scores and without the sufficiency check.
+pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
+    let as_of_days = epoch_days(as_of);
+    let before = tx.lines.clone().lazy().filter(day().lt(lit(as_of_days)));
+    let kind = col(line::KIND);
+    let acts = before.clone().filter(activity(kind.clone()));
+    let purchase_value = when(kind.clone().eq(lit(LineKind::Purchase.code())))
+        .then(col(line::LINE_VALUE))
+        .otherwise(lit(0.0));
+
+    let orders = acts
+        .clone()
+        .group_by([col(line::CUSTOMER_ID), col(line::ORDER_KEY)])
+        .agg([day().min().alias("day"), purchase_value.sum().alias("value")]);
+    let within = |days: i32| {
+        col("day")
+            .gt_eq(lit(as_of_days - days))
+            .cast(DataType::Int64)
+            .sum()
+    };
+    let per_customer = orders.group_by([col(line::CUSTOMER_ID)]).agg([
+        col("day").min().alias("first_day"),
+        col("day").max().alias("last_day"),
+        len().cast(DataType::Int64).alias(f::FREQUENCY),
+        col("value").sum().alias("gross"),
+        within(30).alias(f::ORDERS_30D),
+        within(90).alias(f::ORDERS_90D),
+        within(180).alias(f::ORDERS_180D),
+    ]);
+
+    let gaps = acts
+        .clone()
+        .select([col(line::CUSTOMER_ID), day().alias("day")])
+        .unique_stable(None, UniqueKeepStrategy::First)
+        .group_by([col(line::CUSTOMER_ID)])
+        .agg([
+            len().cast(DataType::Int64).alias(f::PURCHASE_DAYS),
+            col("day")
+                .sort(SortOptions::default())
+                .diff(lit(1), polars::series::ops::NullBehavior::Ignore)
+                .cast(DataType::Float64)
+                .std(0)
+                .alias(f::GAP_STD_DAYS),
+        ]);
+
+    let products = if tx.has(input::PRODUCT_ID) {
+        before
+            .clone()
+            .filter(kind.clone().eq(lit(LineKind::Purchase.code())))
+            .group_by([col(line::CUSTOMER_ID)])
+            .agg([col(line::PRODUCT_ID)
+                .drop_nulls()
+                .n_unique()
+                .cast(DataType::Int64)
+                .alias(f::DISTINCT_PRODUCTS)])
+    } else {
+        acts.clone()
+            .group_by([col(line::CUSTOMER_ID)])
+            .agg([lit(NULL).cast(DataType::Int64).first().alias(f::DISTINCT_PRODUCTS)])
+    };
+
+    let returns = before
+        .filter(kind.eq(lit(LineKind::Return.code())))
+        .group_by([col(line::CUSTOMER_ID)])
+        .agg([(-col(line::LINE_VALUE)).sum().alias("returned")]);
+
+    let id = || col(line::CUSTOMER_ID);
+    let zero_floor = |e: Expr| when(e.clone().lt(lit(0.0))).then(lit(0.0)).otherwise(e);
+    let recency = (lit(as_of_days) - col("last_day")).cast(DataType::Int64);
+    let tenure = (lit(as_of_days) - col("first_day")).cast(DataType::Int64);
+    let gap_mean = when(col(f::PURCHASE_DAYS).gt_eq(lit(2)))
+        .then(
+            (col("last_day") - col("first_day")).cast(DataType::Float64)
+                / (col(f::PURCHASE_DAYS) - lit(1)).cast(DataType::Float64),
+        )
+        .otherwise(lit(NULL).cast(DataType::Float64));
+    let returned = col("returned").fill_null(lit(0.0));
+    let table = per_customer
+        .left_join(gaps, id(), id())
+        .left_join(products, id(), id())
+        .left_join(returns, id(), id())
+        .with_columns([
+            recency.alias(f::RECENCY_DAYS),
+            tenure.alias(f::TENURE_DAYS),
+            zero_floor(col("gross") - returned.clone()).alias(f::MONETARY_TOTAL),
+            gap_mean.alias(f::GAP_MEAN_DAYS),
+            when(col(f::PURCHASE_DAYS).gt_eq(lit(2)))
+                .then(col(f::GAP_STD_DAYS))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(f::GAP_STD_DAYS),
+            when(col("gross").gt(lit(0.0)))
+                .then(
+                    when((returned.clone() / col("gross")).gt(lit(1.0)))
+                        .then(lit(1.0))
+                        .otherwise(zero_floor(returned / col("gross"))),
+                )
+                .otherwise(lit(0.0))
+                .alias(f::RETURN_RATE),
+            col("first_day").cast(DataType::Date).alias(f::FIRST_PURCHASE),
+            col("last_day").cast(DataType::Date).alias(f::LAST_PURCHASE),
+        ])
+        .with_columns([
+            (col(f::MONETARY_TOTAL) / col(f::FREQUENCY).cast(DataType::Float64))
+                .alias(f::AVG_ORDER_VALUE),
+            (col(f::RECENCY_DAYS).cast(DataType::Float64) / col(f::GAP_MEAN_DAYS))
+                .alias(f::OVERDUE_RATIO),
+        ])
+        .select([
+            col(f::CUSTOMER_ID),
+            col(f::FIRST_PURCHASE),
+            col(f::LAST_PURCHASE),
+            col(f::RECENCY_DAYS),
+            col(f::FREQUENCY),
+            col(f::MONETARY_TOTAL),
+            col(f::TENURE_DAYS),
+            col(f::AVG_ORDER_VALUE),
+            col(f::ORDERS_30D),
+            col(f::ORDERS_90D),
+            col(f::ORDERS_180D),
+            col(f::PURCHASE_DAYS),
+            col(f::GAP_MEAN_DAYS),
+            col(f::GAP_STD_DAYS),
+            col(f::OVERDUE_RATIO),
+            col(f::DISTINCT_PRODUCTS),
+            col(f::RETURN_RATE),
+        ])
+        .sort([f::CUSTOMER_ID], SortMultipleOptions::default())
+        .collect()?;
+    Ok(table)
+}
+
+fn check_sufficient(table: &DataFrame, as_of: NaiveDate, options: &FeatureOptions) -> Result<()> {
+    let customers = table.height();
+    if customers < options.min_customers {
+        return Err(Error::InsufficientData(format!(
+            "{customers} customers have a valid purchase before {as_of}; at least {} are needed (features.min_customers)",
+            options.min_customers
+        )));
+    }
+    let first = table
+        .column(f::TENURE_DAYS)?
+        .i64()?
+        .max()
+        .unwrap_or(0);
+    if first < options.min_history_days {
+        return Err(Error::InsufficientData(format!(
+            "the purchase history before {as_of} spans {first} days; at least {} are needed (features.min_history_days)",
+            options.min_history_days
+        )));
+    }
+    Ok(())
+}
+
+/// Adds R, F and M scores and the named segment.
+fn with_rfm(mut table: DataFrame) -> Result<DataFrame> {
+    let as_f64 = |name: &str| -> Result<Vec<f64>> {
+        let column = table.column(name)?.cast(&DataType::Float64)?;
+        Ok(column.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
+    };
+    let r = rfm::quintile_scores(&as_f64(f::RECENCY_DAYS)?, false);
+    let fq = rfm::quintile_scores(&as_f64(f::FREQUENCY)?, true);
+    let m = rfm::quintile_scores(&as_f64(f::MONETARY_TOTAL)?, true);
+    let segments: Vec<&str> = (0..r.len())
+        .map(|i| rfm::Segment::from_scores(r[i], fq[i], m[i]).name())
+        .collect();
+    let to_i32 = |v: &[u8]| v.iter().map(|&s| i32::from(s)).collect::<Vec<i32>>();
+    table.with_column(Column::new(f::R_SCORE.into(), to_i32(&r)))?;
+    table.with_column(Column::new(f::F_SCORE.into(), to_i32(&fq)))?;
+    table.with_column(Column::new(f::M_SCORE.into(), to_i32(&m)))?;
+    table.with_column(Column::new(f::RFM_SEGMENT.into(), segments))?;
+    Ok(table)
+}

@@ -1,0 +1,195 @@
+//! The data quality report of `retain validate`: what was read, what was kept, and what to worry about.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::clean::{LineKind, Reason, Transactions};
+use crate::error::Result;
+use crate::features;
+use crate::schema::{input, line};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityReport {
+    pub input: String,
+    pub format: crate::io::read::Format,
+    pub rows_read: u64,
+    pub rows_kept: u64,
+    pub rows_rejected: u64,
+    /// Rejection reason → rows.
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub columns_present: Vec<&'static str>,
+    pub columns_missing: Vec<&'static str>,
+    /// Customers with at least one valid purchase.
+    pub customers: u64,
+    /// Distinct orders with at least one valid purchase.
+    pub orders: u64,
+    /// Distinct products on kept purchase lines; absent without a product column.
+    pub products: Option<u64>,
+    pub first_purchase: Option<String>,
+    pub last_purchase: Option<String>,
+    /// The as-of date commands use when none is given: the day after the last valid purchase.
+    pub default_as_of: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 }
+}
+
+/// Summarises cleaned transactions.
+pub fn report(tx: &Transactions) -> Result<QualityReport> {
+    let kind = col(line::KIND);
+    let acts = tx
+        .lines
+        .clone()
+        .lazy()
+        .filter(
+            kind.clone()
+                .eq(lit(LineKind::Purchase.code()))
+                .or(kind.clone().eq(lit(LineKind::NonProduct.code()))),
+        )
+        .select([
+            col(line::CUSTOMER_ID).n_unique().cast(DataType::UInt64).alias("customers"),
+            (col(line::CUSTOMER_ID) + lit("\u{1f}") + col(line::ORDER_KEY))
+                .n_unique()
+                .cast(DataType::UInt64)
+                .alias("orders"),
+            col(line::ORDER_TS).min().dt().strftime("%Y-%m-%dT%H:%M:%S").alias("first"),
+            col(line::ORDER_TS).max().dt().strftime("%Y-%m-%dT%H:%M:%S").alias("last"),
+        ])
+        .collect()?;
+    let products = tx
+        .lines
+        .clone()
+        .lazy()
+        .filter(kind.eq(lit(LineKind::Purchase.code())))
+        .select([col(line::PRODUCT_ID).drop_nulls().n_unique().cast(DataType::UInt64)])
+        .collect()?;
+    let get_u64 = |df: &DataFrame, name: &str| -> Result<u64> {
+        Ok(df.column(name)?.u64()?.get(0).unwrap_or(0))
+    };
+    let stamp = |name: &str| -> Result<Option<String>> {
+        Ok(acts.column(name)?.str()?.get(0).map(str::to_string))
+    };
+    let customers = get_u64(&acts, "customers")?;
+    let a = &tx.accounting;
+    let columns_missing: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| !tx.has(c))
+        .collect();
+    let default_as_of = if customers > 0 {
+        Some(features::default_as_of(tx)?.to_string())
+    } else {
+        None
+    };
+    let mut report = QualityReport {
+        input: tx.source.display().to_string(),
+        format: tx.format,
+        rows_read: a.rows_read,
+        rows_kept: a.rows_kept,
+        rows_rejected: a.rows_rejected,
+        rejected: a.rejected.clone(),
+        columns_present: tx.present.clone(),
+        columns_missing,
+        customers,
+        orders: get_u64(&acts, "orders")?,
+        products: tx
+            .has(input::PRODUCT_ID)
+            .then(|| products.columns()[0].u64().ok().and_then(|c| c.get(0)).unwrap_or(0)),
+        first_purchase: stamp("first")?,
+        last_purchase: stamp("last")?,
+        default_as_of,
+        warnings: Vec::new(),
+    };
+    report.warnings = warnings(tx, &report);
+    Ok(report)
+}
+
+fn warnings(tx: &Transactions, r: &QualityReport) -> Vec<String> {
+    let mut out = Vec::new();
+    let a = &tx.accounting;
+    let share = |reason: Reason| (a.count(reason), pct(a.count(reason), a.rows_read));
+    let (n, p) = share(Reason::MissingCustomerId);
+    if p >= 1.0 {
+        out.push(format!(
+            "{p:.1}% of rows ({n}) have no customer id: they cannot be attributed to a customer and are left out"
+        ));
+    }
+    let (n, p) = share(Reason::Unparseable);
+    if n > 0 {
+        out.push(format!(
+            "{n} rows ({p:.2}%) hold a date, quantity or price that cannot be read; --quarantine FILE lists them"
+        ));
+    }
+    let (n, p) = share(Reason::Duplicate);
+    if p >= 0.5 {
+        out.push(format!("{p:.1}% of rows ({n}) are exact duplicates of an earlier row and are counted once"));
+    }
+    let cancel = a.count(Reason::Cancellation) + a.count(Reason::Return);
+    if pct(cancel, a.rows_read) >= 1.0 {
+        out.push(format!(
+            "{:.1}% of rows ({cancel}) are cancellations or returns: they lower monetary value and are not purchases",
+            pct(cancel, a.rows_read)
+        ));
+    }
+    let (n, _) = share(Reason::NonPositivePrice);
+    if n > 0 {
+        out.push(format!("{n} rows have a zero or negative unit price and are left out"));
+    }
+    for canonical in &tx.empty {
+        out.push(format!("column {canonical} exists but is empty in every row: treated as missing"));
+    }
+    for missing in &r.columns_missing {
+        let consequence = match *missing {
+            input::ORDER_ID => "one order per customer and day is assumed",
+            input::PRODUCT_ID => "no product suggestions can be made",
+            input::QUANTITY => "every line counts as quantity 1",
+            input::UNIT_PRICE => "monetary value counts lines instead of money",
+            _ => "not carried into outputs",
+        };
+        out.push(format!("no {missing} column: {consequence}"));
+    }
+    if r.customers < 50 {
+        out.push(format!(
+            "only {} customers with a valid purchase: too few to build features and train a model",
+            r.customers
+        ));
+    }
+    out
+}
+
+/// The report as aligned text for a terminal.
+pub fn render(r: &QualityReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "input      {} ({})", r.input, serde_json::to_value(r.format).map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default());
+    let _ = writeln!(s, "rows read  {:>12}", r.rows_read);
+    let _ = writeln!(s, "kept       {:>12}  ({:.1}%)", r.rows_kept, pct(r.rows_kept, r.rows_read));
+    let _ = writeln!(s, "rejected   {:>12}  ({:.1}%)", r.rows_rejected, pct(r.rows_rejected, r.rows_read));
+    for reason in &Reason::ALL[1..] {
+        let n = r.rejected.get(reason.name()).copied().unwrap_or(0);
+        if n > 0 {
+            let _ = writeln!(s, "  {:<22}{:>10}  {}", reason.name(), n, reason.effect());
+        }
+    }
+    let _ = writeln!(s, "customers  {:>12}", r.customers);
+    let _ = writeln!(s, "orders     {:>12}", r.orders);
+    if let Some(p) = r.products {
+        let _ = writeln!(s, "products   {p:>12}");
+    }
+    if let (Some(first), Some(last)) = (&r.first_purchase, &r.last_purchase) {
+        let _ = writeln!(s, "purchases  {first} .. {last}");
+    }
+    if let Some(as_of) = &r.default_as_of {
+        let _ = writeln!(s, "as-of      {as_of} (default: the day after the last purchase)");
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(s, "warnings");
+        for w in &r.warnings {
+            let _ = writeln!(s, "  - {w}");
+        }
+    }
+    s
+}

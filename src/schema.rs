@@ -1,0 +1,72 @@
+//! The one place for column names: the input contract, the cleaned line table and the feature table.
+
+/// Canonical input columns (DESIGN.md, "Input"). The user maps their own names onto these.
+pub mod input {
+    pub const CUSTOMER_ID: &str = "customer_id";
+    pub const ORDER_DATE: &str = "order_date";
+    pub const ORDER_ID: &str = "order_id";
+    pub const PRODUCT_ID: &str = "product_id";
+    pub const PRODUCT_NAME: &str = "product_name";
+    pub const QUANTITY: &str = "quantity";
+    pub const UNIT_PRICE: &str = "unit_price";
+    pub const COUNTRY: &str = "country";
+
+    /// Every canonical column in the order used for duplicate detection and the quarantine file.
+    pub const ALL: [&str; 8] = [
+        CUSTOMER_ID,
+        ORDER_ID,
+        ORDER_DATE,
+        PRODUCT_ID,
+        PRODUCT_NAME,
+        QUANTITY,
+        UNIT_PRICE,
+        COUNTRY,
+    ];
+}
+
+/// Columns of the cleaned line table that every stage after cleaning reads.
+pub mod line {
+    /// 0-based position of the row in the input (before any filtering).
+    pub const ROW: &str = "row";
+    pub const CUSTOMER_ID: &str = "customer_id";
+    /// `order_id` where given, else customer id and day (one order per customer and day).
+    pub const ORDER_KEY: &str = "order_key";
+    pub const ORDER_TS: &str = "order_ts";
+    pub const ORDER_DAY: &str = "order_day";
+    pub const PRODUCT_ID: &str = "product_id";
+    pub const PRODUCT_NAME: &str = "product_name";
+    pub const QUANTITY: &str = "quantity";
+    pub const UNIT_PRICE: &str = "unit_price";
+    /// quantity × unit price; 1 per line when the input has no prices. Negative for returns.
+    pub const LINE_VALUE: &str = "line_value";
+    pub const COUNTRY: &str = "country";
+    /// [`crate::clean::LineKind`] as its integer code.
+    pub const KIND: &str = "kind";
+    /// [`crate::clean::Reason`] as its integer code (0 = kept).
+    pub const REASON: &str = "reason";
+}
+
+/// Columns of the customer feature table, in the order they are written.
+pub mod feature {
+    pub const CUSTOMER_ID: &str = "customer_id";
+    pub const FIRST_PURCHASE: &str = "first_purchase";
+    pub const LAST_PURCHASE: &str = "last_purchase";
+    pub const RECENCY_DAYS: &str = "recency_days";
+    pub const FREQUENCY: &str = "frequency";
+    pub const MONETARY_TOTAL: &str = "monetary_total";
+    pub const TENURE_DAYS: &str = "tenure_days";
+    pub const AVG_ORDER_VALUE: &str = "avg_order_value";
+    pub const ORDERS_30D: &str = "orders_30d";
+    pub const ORDERS_90D: &str = "orders_90d";
+    pub const ORDERS_180D: &str = "orders_180d";
+    pub const PURCHASE_DAYS: &str = "purchase_days";
+    pub const GAP_MEAN_DAYS: &str = "gap_mean_days";
+    pub const GAP_STD_DAYS: &str = "gap_std_days";
+    pub const OVERDUE_RATIO: &str = "overdue_ratio";
+    pub const DISTINCT_PRODUCTS: &str = "distinct_products";
+    pub const RETURN_RATE: &str = "return_rate";
+    pub const R_SCORE: &str = "r_score";
+    pub const F_SCORE: &str = "f_score";
+    pub const M_SCORE: &str = "m_score";
+    pub const RFM_SEGMENT: &str = "rfm_segment";
+}

@@ -1,0 +1,78 @@
+//! Resolves command-line flags and the config file into one [`Config`]: flags win over the file.
+
+use chrono::NaiveDate;
+
+use crate::cli::SettingsArgs;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// Merges the config file (or defaults) with the flags. Every field of [`SettingsArgs`] is
+/// destructured, so a new flag cannot be silently ignored.
+pub fn resolve(args: &SettingsArgs) -> Result<Config> {
+    let SettingsArgs {
+        config,
+        col_customer_id,
+        col_order_date,
+        col_order_id,
+        col_product_id,
+        col_product_name,
+        col_quantity,
+        col_unit_price,
+        col_country,
+        separator,
+        date_format,
+        max_unparseable_share,
+        cancellation_prefix,
+        non_product_codes,
+        non_product_prefixes,
+        keep_duplicates,
+        min_customers,
+        min_history_days,
+    } = args;
+    let mut c = Config::load(config.as_deref())?;
+    let set = |target: &mut String, value: &Option<String>| {
+        if let Some(v) = value {
+            target.clone_from(v);
+        }
+    };
+    set(&mut c.columns.customer_id, col_customer_id);
+    set(&mut c.columns.order_date, col_order_date);
+    set(&mut c.columns.order_id, col_order_id);
+    set(&mut c.columns.product_id, col_product_id);
+    set(&mut c.columns.product_name, col_product_name);
+    set(&mut c.columns.quantity, col_quantity);
+    set(&mut c.columns.unit_price, col_unit_price);
+    set(&mut c.columns.country, col_country);
+    set(&mut c.input.separator, separator);
+    if date_format.is_some() {
+        c.input.date_format.clone_from(date_format);
+    }
+    if let Some(v) = max_unparseable_share {
+        c.input.max_unparseable_share = *v;
+    }
+    set(&mut c.cleaning.cancellation_prefix, cancellation_prefix);
+    if let Some(v) = non_product_codes {
+        c.cleaning.non_product_codes.clone_from(v);
+    }
+    if let Some(v) = non_product_prefixes {
+        c.cleaning.non_product_prefixes.clone_from(v);
+    }
+    if *keep_duplicates {
+        c.cleaning.drop_duplicates = false;
+    }
+    if let Some(v) = min_customers {
+        c.features.min_customers = *v;
+    }
+    if let Some(v) = min_history_days {
+        c.features.min_history_days = *v;
+    }
+    c.check().map_err(Error::Usage)?;
+    Ok(c)
+}
+
+/// Parses a `YYYY-MM-DD` date argument.
+pub fn parse_date(flag: &str, value: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+        Error::Usage(format!("{flag} '{value}' is not a date; expected YYYY-MM-DD, e.g. 2011-09-10"))
+    })
+}
