@@ -139,7 +139,12 @@ pub struct GenerateArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Transactions file: CSV, gzip CSV or Parquet.
-    #[arg(long, short, value_name = "PATH", default_value = "data/sample/transactions.csv")]
+    #[arg(
+        long,
+        short,
+        value_name = "PATH",
+        default_value = "data/sample/transactions.csv"
+    )]
     pub input: PathBuf,
     /// Output directory.
     #[arg(long, short, value_name = "DIR", default_value = "out")]

@@ -210,7 +210,12 @@ mod tests {
         assert_eq!(config.columns.customer_id, "CustomerID");
         assert_eq!(config.columns.order_date, "order_date");
         assert_eq!(config.cleaning.cancellation_prefix, "X");
-        assert!(config.cleaning.non_product_codes.contains(&"POST".to_string()));
+        assert!(
+            config
+                .cleaning
+                .non_product_codes
+                .contains(&"POST".to_string())
+        );
     }
 
     #[test]

@@ -53,6 +53,19 @@ impl std::fmt::Display for Location {
     }
 }
 
+/// Too many values of one column could not be parsed; the first one is shown.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{location}: cannot parse value '{value}' ({count} rows, {share_pct:.2}% of all, cannot be parsed); expected {expected}"
+)]
+pub struct Unparseable {
+    pub location: Location,
+    pub value: String,
+    pub expected: String,
+    pub count: u64,
+    pub share_pct: f64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -64,16 +77,8 @@ pub enum Error {
     #[error("{location}: {message}")]
     InputData { location: Location, message: String },
 
-    #[error(
-        "{location}: cannot parse value '{value}' ({share_pct:.2}% of rows, {count} in all, could not be parsed); expected {expected}"
-    )]
-    Unparseable {
-        location: Location,
-        value: String,
-        expected: String,
-        count: u64,
-        share_pct: f64,
-    },
+    #[error("{0}")]
+    Unparseable(Box<Unparseable>),
 
     #[error("insufficient data: {0}")]
     InsufficientData(String),
@@ -99,7 +104,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::Config { .. } => ExitCode::Usage,
-            Error::InputData { .. } | Error::Unparseable { .. } => ExitCode::InputData,
+            Error::InputData { .. } | Error::Unparseable(_) => ExitCode::InputData,
             Error::InsufficientData(_) => ExitCode::InsufficientData,
             Error::ModelMismatch(_) => ExitCode::ModelMismatch,
             Error::Output { .. } => ExitCode::Output,

@@ -35,7 +35,11 @@ pub struct QualityReport {
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
 }
 
 /// Summarises cleaned transactions.
@@ -51,13 +55,24 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
                 .or(kind.clone().eq(lit(LineKind::NonProduct.code()))),
         )
         .select([
-            col(line::CUSTOMER_ID).n_unique().cast(DataType::UInt64).alias("customers"),
+            col(line::CUSTOMER_ID)
+                .n_unique()
+                .cast(DataType::UInt64)
+                .alias("customers"),
             (col(line::CUSTOMER_ID) + lit("\u{1f}") + col(line::ORDER_KEY))
                 .n_unique()
                 .cast(DataType::UInt64)
                 .alias("orders"),
-            col(line::ORDER_TS).min().dt().strftime("%Y-%m-%dT%H:%M:%S").alias("first"),
-            col(line::ORDER_TS).max().dt().strftime("%Y-%m-%dT%H:%M:%S").alias("last"),
+            col(line::ORDER_TS)
+                .min()
+                .dt()
+                .strftime("%Y-%m-%dT%H:%M:%S")
+                .alias("first"),
+            col(line::ORDER_TS)
+                .max()
+                .dt()
+                .strftime("%Y-%m-%dT%H:%M:%S")
+                .alias("last"),
         ])
         .collect()?;
     let products = tx
@@ -65,7 +80,10 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         .clone()
         .lazy()
         .filter(kind.eq(lit(LineKind::Purchase.code())))
-        .select([col(line::PRODUCT_ID).drop_nulls().n_unique().cast(DataType::UInt64)])
+        .select([col(line::PRODUCT_ID)
+            .drop_nulls()
+            .n_unique()
+            .cast(DataType::UInt64)])
         .collect()?;
     let get_u64 = |df: &DataFrame, name: &str| -> Result<u64> {
         Ok(df.column(name)?.u64()?.get(0).unwrap_or(0))
@@ -75,10 +93,8 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
     };
     let customers = get_u64(&acts, "customers")?;
     let a = &tx.accounting;
-    let columns_missing: Vec<&'static str> = input::ALL
-        .into_iter()
-        .filter(|c| !tx.has(c))
-        .collect();
+    let columns_missing: Vec<&'static str> =
+        input::ALL.into_iter().filter(|c| !tx.has(c)).collect();
     let default_as_of = if customers > 0 {
         Some(features::default_as_of(tx)?.to_string())
     } else {
@@ -95,9 +111,13 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         columns_missing,
         customers,
         orders: get_u64(&acts, "orders")?,
-        products: tx
-            .has(input::PRODUCT_ID)
-            .then(|| products.columns()[0].u64().ok().and_then(|c| c.get(0)).unwrap_or(0)),
+        products: tx.has(input::PRODUCT_ID).then(|| {
+            products.columns()[0]
+                .u64()
+                .ok()
+                .and_then(|c| c.get(0))
+                .unwrap_or(0)
+        }),
         first_purchase: stamp("first")?,
         last_purchase: stamp("last")?,
         default_as_of,
@@ -125,7 +145,9 @@ fn warnings(tx: &Transactions, r: &QualityReport) -> Vec<String> {
     }
     let (n, p) = share(Reason::Duplicate);
     if p >= 0.5 {
-        out.push(format!("{p:.1}% of rows ({n}) are exact duplicates of an earlier row and are counted once"));
+        out.push(format!(
+            "{p:.1}% of rows ({n}) are exact duplicates of an earlier row and are counted once"
+        ));
     }
     let cancel = a.count(Reason::Cancellation) + a.count(Reason::Return);
     if pct(cancel, a.rows_read) >= 1.0 {
@@ -136,10 +158,14 @@ fn warnings(tx: &Transactions, r: &QualityReport) -> Vec<String> {
     }
     let (n, _) = share(Reason::NonPositivePrice);
     if n > 0 {
-        out.push(format!("{n} rows have a zero or negative unit price and are left out"));
+        out.push(format!(
+            "{n} rows have a zero or negative unit price and are left out"
+        ));
     }
     for canonical in &tx.empty {
-        out.push(format!("column {canonical} exists but is empty in every row: treated as missing"));
+        out.push(format!(
+            "column {canonical} exists but is empty in every row: treated as missing"
+        ));
     }
     for missing in &r.columns_missing {
         let consequence = match *missing {
@@ -164,10 +190,27 @@ fn warnings(tx: &Transactions, r: &QualityReport) -> Vec<String> {
 pub fn render(r: &QualityReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "input      {} ({})", r.input, serde_json::to_value(r.format).map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "input      {} ({})",
+        r.input,
+        serde_json::to_value(r.format)
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    );
     let _ = writeln!(s, "rows read  {:>12}", r.rows_read);
-    let _ = writeln!(s, "kept       {:>12}  ({:.1}%)", r.rows_kept, pct(r.rows_kept, r.rows_read));
-    let _ = writeln!(s, "rejected   {:>12}  ({:.1}%)", r.rows_rejected, pct(r.rows_rejected, r.rows_read));
+    let _ = writeln!(
+        s,
+        "kept       {:>12}  ({:.1}%)",
+        r.rows_kept,
+        pct(r.rows_kept, r.rows_read)
+    );
+    let _ = writeln!(
+        s,
+        "rejected   {:>12}  ({:.1}%)",
+        r.rows_rejected,
+        pct(r.rows_rejected, r.rows_read)
+    );
     for reason in &Reason::ALL[1..] {
         let n = r.rejected.get(reason.name()).copied().unwrap_or(0);
         if n > 0 {
@@ -183,7 +226,10 @@ pub fn render(r: &QualityReport) -> String {
         let _ = writeln!(s, "purchases  {first} .. {last}");
     }
     if let Some(as_of) = &r.default_as_of {
-        let _ = writeln!(s, "as-of      {as_of} (default: the day after the last purchase)");
+        let _ = writeln!(
+            s,
+            "as-of      {as_of} (default: the day after the last purchase)"
+        );
     }
     if !r.warnings.is_empty() {
         let _ = writeln!(s, "warnings");

@@ -73,6 +73,8 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
 /// Parses a `YYYY-MM-DD` date argument.
 pub fn parse_date(flag: &str, value: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        Error::Usage(format!("{flag} '{value}' is not a date; expected YYYY-MM-DD, e.g. 2011-09-10"))
+        Error::Usage(format!(
+            "{flag} '{value}' is not a date; expected YYYY-MM-DD, e.g. 2011-09-10"
+        ))
     })
 }

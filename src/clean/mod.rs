@@ -14,7 +14,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::config::{CleaningRules, InputOptions};
-use crate::error::{Error, Location, Position, Result};
+use crate::error::{Error, Location, Position, Result, Unparseable};
 use crate::io::read::{Format, RawInput};
 use crate::schema::{input, line};
 
@@ -81,8 +81,12 @@ impl Reason {
     pub fn effect(self) -> &'static str {
         match self {
             Reason::Kept => "purchase line",
-            Reason::Cancellation | Reason::Return => "not a purchase; its value lowers monetary value",
-            Reason::NonProduct => "not a product; counts as order activity when quantity and price are positive",
+            Reason::Cancellation | Reason::Return => {
+                "not a purchase; its value lowers monetary value"
+            }
+            Reason::NonProduct => {
+                "not a product; counts as order activity when quantity and price are positive"
+            }
             _ => "dropped",
         }
     }
@@ -201,17 +205,14 @@ fn check_failures(
     if count == 0 || share <= max_share {
         return Ok(());
     }
-    let first = mask
-        .iter()
-        .position(|v| v == Some(true))
-        .unwrap_or(0);
+    let first = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
     let value = raw.table.column(canonical)?.get(first)?;
     let value = match value {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => s.to_string(),
         other => other.to_string(),
     };
-    Err(Error::Unparseable {
+    Err(Error::Unparseable(Box::new(Unparseable {
         location: Location {
             path: raw.path.clone(),
             position: Some(position(raw.format, first as u64)),
@@ -221,7 +222,7 @@ fn check_failures(
         expected: expected.to_string(),
         count,
         share_pct: share * 100.0,
-    })
+    })))
 }
 
 /// Classifies every row of `raw` and builds the line table.
@@ -236,7 +237,10 @@ pub fn clean(
     let table = &raw.table;
     let has = |c: &str| raw.has(c);
 
-    let date = parse::parse_datetime(table.column(input::ORDER_DATE)?, options.date_format.as_deref())?;
+    let date = parse::parse_datetime(
+        table.column(input::ORDER_DATE)?,
+        options.date_format.as_deref(),
+    )?;
     let formats: Vec<&str> = options
         .date_format
         .iter()
@@ -249,14 +253,19 @@ pub fn clean(
         columns.source_name(input::ORDER_DATE),
         &date.failed,
         options.max_unparseable_share,
-        &format!("a date in one of the formats {formats:?} (set input.date_format or --date-format)"),
+        &format!(
+            "a date in one of the formats {formats:?} (set input.date_format or --date-format)"
+        ),
     )?;
 
     let mut work = vec![
         date.values.with_name(line::ORDER_TS.into()),
         date.failed.with_name(DATE_FAILED.into()),
     ];
-    for (canonical, flag) in [(input::QUANTITY, QTY_FAILED), (input::UNIT_PRICE, PRICE_FAILED)] {
+    for (canonical, flag) in [
+        (input::QUANTITY, QTY_FAILED),
+        (input::UNIT_PRICE, PRICE_FAILED),
+    ] {
         if has(canonical) {
             let parsed = parse::parse_number(table.column(canonical)?)?;
             check_failures(
@@ -270,10 +279,17 @@ pub fn clean(
             work.push(parsed.values.with_name(canonical.into()));
             work.push(parsed.failed.with_name(flag.into()));
         } else {
-            let default = if canonical == input::QUANTITY { Some(1.0) } else { None };
+            let default = if canonical == input::QUANTITY {
+                Some(1.0)
+            } else {
+                None
+            };
             work.push(Column::new_scalar(
                 canonical.into(),
-                Scalar::new(DataType::Float64, default.map_or(AnyValue::Null, AnyValue::Float64)),
+                Scalar::new(
+                    DataType::Float64,
+                    default.map_or(AnyValue::Null, AnyValue::Float64),
+                ),
                 height,
             ));
             work.push(Column::new_scalar(flag.into(), Scalar::from(false), height));
@@ -314,7 +330,10 @@ pub fn clean(
         .map(|v| {
             Some(v.is_some_and(|code| {
                 non_product_codes.contains(code)
-                    || rules.non_product_prefixes.iter().any(|p| code.starts_with(p.as_str()))
+                    || rules
+                        .non_product_prefixes
+                        .iter()
+                        .any(|p| code.starts_with(p.as_str()))
             }))
         })
         .collect();
@@ -397,7 +416,9 @@ pub fn clean(
     let line_value = when(col(line::KIND).eq(kind_code(LineKind::Return)))
         .then(-value.clone().abs())
         .otherwise(value);
-    let day_text = col(line::ORDER_TS).cast(DataType::Date).cast(DataType::String);
+    let day_text = col(line::ORDER_TS)
+        .cast(DataType::Date)
+        .cast(DataType::String);
     let order_key = when(col(input::ORDER_ID).is_null())
         .then(col(input::CUSTOMER_ID) + lit("|") + day_text)
         .otherwise(col(input::ORDER_ID));
@@ -419,7 +440,9 @@ pub fn clean(
         .filter(col(line::KIND).neq(kind_code(LineKind::Ignored)))
         .with_columns([
             line_value.alias(line::LINE_VALUE),
-            col(line::ORDER_TS).cast(DataType::Date).alias(line::ORDER_DAY),
+            col(line::ORDER_TS)
+                .cast(DataType::Date)
+                .alias(line::ORDER_DAY),
             order_key.alias(line::ORDER_KEY),
         ])
         .select([

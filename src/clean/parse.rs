@@ -30,7 +30,10 @@ fn failed_mask(raw: &Column, parsed: &Column) -> PolarsResult<Column> {
 /// Trims an id and turns empty text into a missing value. `strip_float_suffix` turns float-style
 /// ids (`17850.0`, a known export quirk) into `17850`; leading zeros are kept.
 pub fn id_expr(name: &str, strip_float_suffix: bool) -> Expr {
-    let trimmed = col(name).cast(DataType::String).str().strip_chars(lit(NULL));
+    let trimmed = col(name)
+        .cast(DataType::String)
+        .str()
+        .strip_chars(lit(NULL));
     let trimmed = if strip_float_suffix {
         trimmed
             .str()
@@ -58,12 +61,9 @@ fn parse_with(text: &Column, format: &str) -> PolarsResult<Column> {
             .to_date(options)
             .cast(DataType::Datetime(TimeUnit::Microseconds, None))
     } else {
-        col("v").str().to_datetime(
-            Some(TimeUnit::Microseconds),
-            None,
-            options,
-            lit("raise"),
-        )
+        col("v")
+            .str()
+            .to_datetime(Some(TimeUnit::Microseconds), None, options, lit("raise"))
     };
     let df = DataFrame::new(text.len(), vec![text.clone().with_name("v".into())])?;
     let out = df.lazy().select([expr]).collect()?;
@@ -85,7 +85,10 @@ pub fn parse_datetime(raw: &Column, user_format: Option<&str>) -> PolarsResult<P
         _ => {}
     }
     let text = raw.cast(&DataType::String)?;
-    let text = text.str()?.apply_values(|s| s.trim().to_string().into()).into_column();
+    let text = text
+        .str()?
+        .apply_values(|s| s.trim().to_string().into())
+        .into_column();
     let formats: Vec<&str> = user_format.into_iter().chain(DATE_FORMATS).collect();
     let sample = text.drop_nulls().head(Some(1000));
     let mut best = formats[0];
@@ -114,7 +117,10 @@ pub fn parse_number(raw: &Column) -> PolarsResult<Parsed> {
         raw.cast(&DataType::Float64)?
     } else {
         let text = raw.cast(&DataType::String)?;
-        let text = text.str()?.apply_values(|s| s.trim().to_string().into()).into_column();
+        let text = text
+            .str()?
+            .apply_values(|s| s.trim().to_string().into())
+            .into_column();
         text.cast(&DataType::Float64)?
     };
     let finite = values
@@ -152,10 +158,16 @@ mod tests {
         assert_eq!(values.phys.get(1), Some(noon));
         assert_eq!(values.phys.get(2), Some(1_323_388_800_000_000));
         assert_eq!(values.phys.get(3), None);
-        let failed: Vec<_> = parsed.failed.bool().unwrap().into_iter().collect();
+        let failed: Vec<_> = parsed.failed.bool().unwrap().iter().collect();
         assert_eq!(
             failed,
-            vec![Some(false), Some(false), Some(false), Some(true), Some(false)]
+            vec![
+                Some(false),
+                Some(false),
+                Some(false),
+                Some(true),
+                Some(false)
+            ]
         );
     }
 
@@ -173,9 +185,9 @@ mod tests {
     fn numbers_parse_and_text_nan_and_blank_fail() {
         let raw = text(&[Some(" 2.55"), Some("abc"), Some("NaN"), None, Some("-3")]);
         let parsed = parse_number(&raw).unwrap();
-        let v: Vec<_> = parsed.values.f64().unwrap().into_iter().collect();
+        let v: Vec<_> = parsed.values.f64().unwrap().iter().collect();
         assert_eq!(v, vec![Some(2.55), None, None, None, Some(-3.0)]);
-        let failed: Vec<_> = parsed.failed.bool().unwrap().into_iter().collect();
+        let failed: Vec<_> = parsed.failed.bool().unwrap().iter().collect();
         assert_eq!(
             failed,
             vec![Some(false), Some(true), Some(true), Some(true), Some(false)]

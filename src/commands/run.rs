@@ -23,9 +23,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         None => features::default_as_of(tx)?,
     };
     let mut built = features::compute(tx, as_of, &config.features)?;
-    super::progress(format!("built features of {} customers at {as_of}", built.table.height()));
+    super::progress(format!(
+        "built features of {} customers at {as_of}",
+        built.table.height()
+    ));
 
-    let validation = serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    let validation =
+        serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
     write::write_atomic(&args.out.join("validation.json"), |out| {
         std::io::Write::write_all(out, &validation).map_err(|source| Error::Output {
             path: args.out.join("validation.json"),

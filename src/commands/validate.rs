@@ -10,7 +10,11 @@ pub fn run(args: &ValidateArgs) -> Result<()> {
     let mut cleaned = super::load(&args.input, &config, args.quarantine.is_some())?;
     if let (Some(path), Some(rejected)) = (&args.quarantine, cleaned.rejected.as_mut()) {
         write::write_atomic(path, |out| write::csv_bytes(rejected, out))?;
-        super::progress(format!("wrote {} rejected rows to {}", rejected.height(), path.display()));
+        super::progress(format!(
+            "wrote {} rejected rows to {}",
+            rejected.height(),
+            path.display()
+        ));
     }
     let report = quality::report(&cleaned.transactions)?;
     if args.json {

@@ -35,6 +35,18 @@ pub fn from_epoch_days(days: i32) -> NaiveDate {
     EPOCH + chrono::Duration::days(i64::from(days))
 }
 
+/// Money is summed as whole millionths (exact integer addition), so that totals do not depend on
+/// the order in which rows arrive or are partitioned: the same purchases give the same bytes.
+fn money_micros(value: Expr) -> Expr {
+    (value * lit(1e6))
+        .round(0, RoundMode::HalfAwayFromZero)
+        .cast(DataType::Int64)
+}
+
+fn from_micros(micros: Expr) -> Expr {
+    micros.cast(DataType::Float64) / lit(1e6)
+}
+
 fn day() -> Expr {
     col(line::ORDER_DAY).cast(DataType::Int32)
 }
@@ -66,7 +78,11 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
 }
 
 /// Builds the feature table at `as_of` and refuses too little data with [`Error::InsufficientData`].
-pub fn compute(tx: &Transactions, as_of: NaiveDate, options: &FeatureOptions) -> Result<CustomerFeatures> {
+pub fn compute(
+    tx: &Transactions,
+    as_of: NaiveDate,
+    options: &FeatureOptions,
+) -> Result<CustomerFeatures> {
     let table = aggregate(tx, as_of)?;
     check_sufficient(&table, as_of, options)?;
     Ok(CustomerFeatures {
@@ -82,13 +98,16 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
     let kind = col(line::KIND);
     let acts = before.clone().filter(activity(kind.clone()));
     let purchase_value = when(kind.clone().eq(lit(LineKind::Purchase.code())))
-        .then(col(line::LINE_VALUE))
-        .otherwise(lit(0.0));
+        .then(money_micros(col(line::LINE_VALUE)))
+        .otherwise(lit(0i64));
 
     let orders = acts
         .clone()
         .group_by([col(line::CUSTOMER_ID), col(line::ORDER_KEY)])
-        .agg([day().min().alias("day"), purchase_value.sum().alias("value")]);
+        .agg([
+            day().min().alias("day"),
+            purchase_value.sum().alias("value"),
+        ]);
     let within = |days: i32| {
         col("day")
             .gt_eq(lit(as_of_days - days))
@@ -133,13 +152,16 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
     } else {
         acts.clone()
             .group_by([col(line::CUSTOMER_ID)])
-            .agg([lit(NULL).cast(DataType::Int64).first().alias(f::DISTINCT_PRODUCTS)])
+            .agg([lit(NULL)
+                .cast(DataType::Int64)
+                .first()
+                .alias(f::DISTINCT_PRODUCTS)])
     };
 
     let returns = before
         .filter(kind.eq(lit(LineKind::Return.code())))
         .group_by([col(line::CUSTOMER_ID)])
-        .agg([(-col(line::LINE_VALUE)).sum().alias("returned")]);
+        .agg([money_micros(-col(line::LINE_VALUE)).sum().alias("returned")]);
 
     let id = || col(line::CUSTOMER_ID);
     let zero_floor = |e: Expr| when(e.clone().lt(lit(0.0))).then(lit(0.0)).otherwise(e);
@@ -151,7 +173,8 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
                 / (col(f::PURCHASE_DAYS) - lit(1)).cast(DataType::Float64),
         )
         .otherwise(lit(NULL).cast(DataType::Float64));
-    let returned = col("returned").fill_null(lit(0.0));
+    let returned = from_micros(col("returned").fill_null(lit(0i64)));
+    let gross = || from_micros(col("gross"));
     let table = per_customer
         .left_join(gaps, id(), id())
         .left_join(products, id(), id())
@@ -159,21 +182,23 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
         .with_columns([
             recency.alias(f::RECENCY_DAYS),
             tenure.alias(f::TENURE_DAYS),
-            zero_floor(col("gross") - returned.clone()).alias(f::MONETARY_TOTAL),
+            zero_floor(gross() - returned.clone()).alias(f::MONETARY_TOTAL),
             gap_mean.alias(f::GAP_MEAN_DAYS),
             when(col(f::PURCHASE_DAYS).gt_eq(lit(2)))
                 .then(col(f::GAP_STD_DAYS))
                 .otherwise(lit(NULL).cast(DataType::Float64))
                 .alias(f::GAP_STD_DAYS),
-            when(col("gross").gt(lit(0.0)))
+            when(gross().gt(lit(0.0)))
                 .then(
-                    when((returned.clone() / col("gross")).gt(lit(1.0)))
+                    when((returned.clone() / gross()).gt(lit(1.0)))
                         .then(lit(1.0))
-                        .otherwise(zero_floor(returned / col("gross"))),
+                        .otherwise(zero_floor(returned / gross())),
                 )
                 .otherwise(lit(0.0))
                 .alias(f::RETURN_RATE),
-            col("first_day").cast(DataType::Date).alias(f::FIRST_PURCHASE),
+            col("first_day")
+                .cast(DataType::Date)
+                .alias(f::FIRST_PURCHASE),
             col("last_day").cast(DataType::Date).alias(f::LAST_PURCHASE),
         ])
         .with_columns([
@@ -214,11 +239,7 @@ fn check_sufficient(table: &DataFrame, as_of: NaiveDate, options: &FeatureOption
             options.min_customers
         )));
     }
-    let first = table
-        .column(f::TENURE_DAYS)?
-        .i64()?
-        .max()
-        .unwrap_or(0);
+    let first = table.column(f::TENURE_DAYS)?.i64()?.max().unwrap_or(0);
     if first < options.min_history_days {
         return Err(Error::InsufficientData(format!(
             "the purchase history before {as_of} spans {first} days; at least {} are needed (features.min_history_days)",

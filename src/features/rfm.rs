@@ -50,7 +50,7 @@ impl Segment {
     }
 
     /// The segment grid: rows are the recency score R, columns the rounded mean of F and M
-    /// (`FM = (F + M + 1) / 2`, integer division).
+    /// rounded up (`FM = ⌈(F + M) / 2⌉`).
     ///
     /// | R \ FM | 1 | 2 | 3 | 4 | 5 |
     /// | --- | --- | --- | --- | --- | --- |
@@ -65,11 +65,23 @@ impl Segment {
             [Lost, Lost, AtRisk, AtRisk, CantLoseThem],
             [Hibernating, Hibernating, AtRisk, AtRisk, CantLoseThem],
             [AboutToSleep, AboutToSleep, NeedAttention, Loyal, Loyal],
-            [Promising, PotentialLoyalist, PotentialLoyalist, Loyal, Champions],
-            [New, PotentialLoyalist, PotentialLoyalist, Champions, Champions],
+            [
+                Promising,
+                PotentialLoyalist,
+                PotentialLoyalist,
+                Loyal,
+                Champions,
+            ],
+            [
+                New,
+                PotentialLoyalist,
+                PotentialLoyalist,
+                Champions,
+                Champions,
+            ],
         ];
         let r = r.clamp(1, 5);
-        let fm = ((f.clamp(1, 5) + m.clamp(1, 5) + 1) / 2).clamp(1, 5);
+        let fm = (f.clamp(1, 5) + m.clamp(1, 5)).div_ceil(2);
         GRID[usize::from(r - 1)][usize::from(fm - 1)]
     }
 }
@@ -79,7 +91,13 @@ impl Segment {
 /// With `higher_is_better = false` (recency), smaller values score higher.
 pub fn quintile_scores(values: &[f64], higher_is_better: bool) -> Vec<u8> {
     let n = values.len();
-    let key = |i: usize| if higher_is_better { values[i] } else { -values[i] };
+    let key = |i: usize| {
+        if higher_is_better {
+            values[i]
+        } else {
+            -values[i]
+        }
+    };
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
     let mut scores = vec![0u8; n];
@@ -102,7 +120,10 @@ mod tests {
     fn quintiles_by_rank_with_ties_sharing_a_score() {
         // 10 values: ranks 0..9 → scores 1,1,2,2,3,3,4,4,5,5; the tied 7s share rank 6 → score 4.
         let values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 7.0, 9.0, 10.0];
-        assert_eq!(quintile_scores(&values, true), vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+        assert_eq!(
+            quintile_scores(&values, true),
+            vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+        );
         let recency = [1.0, 100.0, 50.0, 50.0, 10.0];
         // Descending: 100 → rank 0 → 1; 50,50 → rank 1 → 2; 10 → rank 3 → 4; 1 → rank 4 → 5.
         assert_eq!(quintile_scores(&recency, false), vec![5, 1, 2, 2, 4]);

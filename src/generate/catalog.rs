@@ -28,26 +28,174 @@ pub struct Catalog {
 }
 
 const THEMES: [(&str, u32, &[&str]); 16] = [
-    ("HEART", 2, &["T-LIGHT HOLDER", "BUNTING", "WALL ART", "CUSHION COVER", "DOORSTOP", "GARLAND"]),
-    ("CHRISTMAS", 12, &["BAUBLE", "TREE DECORATION", "CRACKERS", "STOCKING", "WREATH", "ADVENT CALENDAR", "GIFT TAG"]),
-    ("GARDEN", 5, &["PLANT POT", "WATERING CAN", "BIRD FEEDER", "PARASOL", "HOSE HOOK", "SEED TIN"]),
-    ("KITCHEN", 0, &["APRON", "OVEN GLOVE", "TEA TOWEL", "STORAGE JAR", "MEASURING SPOONS", "CAKE STAND"]),
-    ("BAKING", 0, &["CAKE CASES", "COOKIE CUTTER", "BAKING SET", "PIE DISH", "ICING BAG"]),
-    ("PARTY", 7, &["PAPER CUPS", "NAPKINS", "PAPER PLATES", "BALLOONS", "STRAWS", "PARTY BAG"]),
-    ("LUNCH", 9, &["LUNCH BAG", "LUNCH BOX", "DRINKS BOTTLE", "SNACK BOX", "CUTLERY SET"]),
-    ("CANDLE", 11, &["SCENTED CANDLE", "PILLAR CANDLE", "CANDLE HOLDER", "TEA LIGHTS", "LANTERN"]),
-    ("TEA", 0, &["TEACUP AND SAUCER", "TEAPOT", "MUG", "COASTER SET", "TEA TIN"]),
-    ("STATIONERY", 9, &["NOTEBOOK", "PENCIL SET", "GIFT WRAP", "GREETING CARD", "STICKERS", "ERASER"]),
-    ("CHILDRENS", 0, &["ALARM CLOCK", "JIGSAW", "DOLLY", "SPACEBOY BAG", "PAINT SET"]),
-    ("VINTAGE", 0, &["SIGN", "PHOTO FRAME", "BIRDCAGE", "KEY CABINET", "BREAD BIN"]),
+    (
+        "HEART",
+        2,
+        &[
+            "T-LIGHT HOLDER",
+            "BUNTING",
+            "WALL ART",
+            "CUSHION COVER",
+            "DOORSTOP",
+            "GARLAND",
+        ],
+    ),
+    (
+        "CHRISTMAS",
+        12,
+        &[
+            "BAUBLE",
+            "TREE DECORATION",
+            "CRACKERS",
+            "STOCKING",
+            "WREATH",
+            "ADVENT CALENDAR",
+            "GIFT TAG",
+        ],
+    ),
+    (
+        "GARDEN",
+        5,
+        &[
+            "PLANT POT",
+            "WATERING CAN",
+            "BIRD FEEDER",
+            "PARASOL",
+            "HOSE HOOK",
+            "SEED TIN",
+        ],
+    ),
+    (
+        "KITCHEN",
+        0,
+        &[
+            "APRON",
+            "OVEN GLOVE",
+            "TEA TOWEL",
+            "STORAGE JAR",
+            "MEASURING SPOONS",
+            "CAKE STAND",
+        ],
+    ),
+    (
+        "BAKING",
+        0,
+        &[
+            "CAKE CASES",
+            "COOKIE CUTTER",
+            "BAKING SET",
+            "PIE DISH",
+            "ICING BAG",
+        ],
+    ),
+    (
+        "PARTY",
+        7,
+        &[
+            "PAPER CUPS",
+            "NAPKINS",
+            "PAPER PLATES",
+            "BALLOONS",
+            "STRAWS",
+            "PARTY BAG",
+        ],
+    ),
+    (
+        "LUNCH",
+        9,
+        &[
+            "LUNCH BAG",
+            "LUNCH BOX",
+            "DRINKS BOTTLE",
+            "SNACK BOX",
+            "CUTLERY SET",
+        ],
+    ),
+    (
+        "CANDLE",
+        11,
+        &[
+            "SCENTED CANDLE",
+            "PILLAR CANDLE",
+            "CANDLE HOLDER",
+            "TEA LIGHTS",
+            "LANTERN",
+        ],
+    ),
+    (
+        "TEA",
+        0,
+        &[
+            "TEACUP AND SAUCER",
+            "TEAPOT",
+            "MUG",
+            "COASTER SET",
+            "TEA TIN",
+        ],
+    ),
+    (
+        "STATIONERY",
+        9,
+        &[
+            "NOTEBOOK",
+            "PENCIL SET",
+            "GIFT WRAP",
+            "GREETING CARD",
+            "STICKERS",
+            "ERASER",
+        ],
+    ),
+    (
+        "CHILDRENS",
+        0,
+        &[
+            "ALARM CLOCK",
+            "JIGSAW",
+            "DOLLY",
+            "SPACEBOY BAG",
+            "PAINT SET",
+        ],
+    ),
+    (
+        "VINTAGE",
+        0,
+        &[
+            "SIGN",
+            "PHOTO FRAME",
+            "BIRDCAGE",
+            "KEY CABINET",
+            "BREAD BIN",
+        ],
+    ),
     ("EASTER", 4, &["EGG DECORATION", "BUNNY", "CHICK", "BASKET"]),
-    ("BATH", 0, &["SOAP DISH", "TOWEL", "TOOTHBRUSH HOLDER", "WASH BAG"]),
-    ("JEWELLERY", 0, &["NECKLACE", "BRACELET", "EARRINGS", "TRINKET BOX"]),
-    ("PICNIC", 6, &["HAMPER", "BLANKET", "COOLER BAG", "PICNIC SET"]),
+    (
+        "BATH",
+        0,
+        &["SOAP DISH", "TOWEL", "TOOTHBRUSH HOLDER", "WASH BAG"],
+    ),
+    (
+        "JEWELLERY",
+        0,
+        &["NECKLACE", "BRACELET", "EARRINGS", "TRINKET BOX"],
+    ),
+    (
+        "PICNIC",
+        6,
+        &["HAMPER", "BLANKET", "COOLER BAG", "PICNIC SET"],
+    ),
 ];
 
 const COLOURS: [&str; 10] = [
-    "RED", "WHITE", "PINK", "BLUE", "GREEN", "IVORY", "BLACK", "SPOTTY", "RETRO", "SWEETHEART",
+    "RED",
+    "WHITE",
+    "PINK",
+    "BLUE",
+    "GREEN",
+    "IVORY",
+    "BLACK",
+    "SPOTTY",
+    "RETRO",
+    "SWEETHEART",
 ];
 
 impl Catalog {
@@ -60,8 +208,12 @@ impl Catalog {
             let mut members = Vec::new();
             for item in *items {
                 let base = rng.gen_range(0.35f64..12.0).powf(1.2);
-                let colours = rng.gen_range(2..=4);
-                for colour in COLOURS.iter().skip(rng.gen_range(0..COLOURS.len() - 4)).take(colours) {
+                let colours = rng.gen_range(3..=6);
+                for colour in COLOURS
+                    .iter()
+                    .skip(rng.gen_range(0..COLOURS.len() - 4))
+                    .take(colours)
+                {
                     next_code += rng.gen_range(1..40);
                     let suffix = if rng.gen_bool(0.2) {
                         ["A", "B", "C"][rng.gen_range(0..3)]

@@ -67,7 +67,14 @@ struct Order {
 }
 
 const COUNTRIES: [&str; 8] = [
-    "Germany", "France", "EIRE", "Spain", "Netherlands", "Belgium", "Switzerland", "Portugal",
+    "Germany",
+    "France",
+    "EIRE",
+    "Spain",
+    "Netherlands",
+    "Belgium",
+    "Switzerland",
+    "Portugal",
 ];
 const QUANTITIES: [i32; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
 const POSTAGE_CENTS: u32 = 1800;
@@ -91,7 +98,11 @@ fn season(params: &GenerateParams, at: i64) -> f64 {
     }
 }
 
-fn simulate_customer(index: u32, params: &GenerateParams, catalog: &Catalog) -> (String, Vec<Order>) {
+fn simulate_customer(
+    index: u32,
+    params: &GenerateParams,
+    catalog: &Catalog,
+) -> (String, Vec<Order>) {
     let mut rng = ChaCha8Rng::seed_from_u64(mix(params.seed ^ mix(u64::from(index) + 1)));
     let horizon = i64::from(params.days) * 86_400;
     let country = if rng.gen_bool(0.85) {
@@ -100,7 +111,9 @@ fn simulate_customer(index: u32, params: &GenerateParams, catalog: &Catalog) -> 
         COUNTRIES[rng.gen_range(0..COUNTRIES.len())]
     };
     // Personal buying rate (orders per day), churn probability per order and basket size.
-    let rate = Gamma::new(0.9f64, 1.0 / 30.0).map_or(0.03, |g| g.sample(&mut rng)).max(1e-4);
+    let rate = Gamma::new(0.9f64, 1.0 / 30.0)
+        .map_or(0.03, |g| g.sample(&mut rng))
+        .max(1e-4);
     let dropout = Beta::new(1.2f64, 7.0).map_or(0.15, |b| b.sample(&mut rng));
     let basket_mean = Gamma::new(2.0f64, 1.5).map_or(3.0, |g| g.sample(&mut rng));
     let wholesale = rng.gen_bool(0.1);
@@ -232,7 +245,10 @@ pub fn generate(params: &GenerateParams) -> Result<DataFrame> {
     // Invoice numbers follow time, as in a real shop system.
     orders.par_sort_by_key(|o| (o.at, o.customer, o.kind as u8));
 
-    let rows: usize = orders.iter().map(|o| o.lines.len() + usize::from(o.postage)).sum();
+    let rows: usize = orders
+        .iter()
+        .map(|o| o.lines.len() + usize::from(o.postage))
+        .sum();
     let mut customer_id: Vec<Option<String>> = Vec::with_capacity(rows);
     let mut order_id: Vec<String> = Vec::with_capacity(rows);
     let mut order_ts: Vec<i64> = Vec::with_capacity(rows);

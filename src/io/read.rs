@@ -52,11 +52,16 @@ fn sniff(path: &Path) -> Result<Format> {
         ));
     }
     if meta.len() == 0 {
-        return Err(Error::input(path, "file is empty; expected a header line and purchase rows"));
+        return Err(Error::input(
+            path,
+            "file is empty; expected a header line and purchase rows",
+        ));
     }
     let mut magic = [0u8; 4];
     let mut file = File::open(path).map_err(|e| Error::input(path, describe_io(&e)))?;
-    let n = file.read(&mut magic).map_err(|e| Error::input(path, describe_io(&e)))?;
+    let n = file
+        .read(&mut magic)
+        .map_err(|e| Error::input(path, describe_io(&e)))?;
     Ok(if n == 4 && &magic == b"PAR1" {
         Format::Parquet
     } else {
@@ -77,7 +82,11 @@ fn read_error(path: &Path, format: Format, e: PolarsError) -> Error {
     let text = e.to_string();
     let message = if text.contains("empty CSV") || text.contains("empty data") {
         "no header line: the file (after decompression) is empty".to_string()
-    } else if text.contains("gzip") || text.contains("deflate") || text.contains("corrupt") || text.contains("decompress") {
+    } else if text.contains("gzip")
+        || text.contains("deflate")
+        || text.contains("corrupt")
+        || text.contains("decompress")
+    {
         format!("cannot decompress (truncated or corrupt archive?): {text}")
     } else if text.contains("utf-8") || text.contains("utf8") {
         format!("not valid UTF-8 text: {text}")

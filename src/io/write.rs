@@ -53,7 +53,10 @@ fn output_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 /// Writes `path` atomically: `fill` writes into a temporary file in the same directory, which is
 /// flushed, synced and renamed over `path`. On any failure the temporary file is removed and
 /// `path` is left as it was.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(output_error(dir))?;
     }
@@ -126,8 +129,14 @@ mod tests {
 
     #[test]
     fn format_follows_the_file_name() {
-        assert_eq!(TableFormat::from_path(Path::new("x/f.PARQUET")).unwrap(), TableFormat::Parquet);
-        assert_eq!(TableFormat::from_path(Path::new("f.csv")).unwrap(), TableFormat::Csv);
+        assert_eq!(
+            TableFormat::from_path(Path::new("x/f.PARQUET")).unwrap(),
+            TableFormat::Parquet
+        );
+        assert_eq!(
+            TableFormat::from_path(Path::new("f.csv")).unwrap(),
+            TableFormat::Csv
+        );
         assert!(TableFormat::from_path(Path::new("f.xlsx")).is_err());
     }
 }

@@ -1,0 +1,240 @@
+//! The binary's behaviour on malformed input: a message naming file, line and column, and the
+//! documented exit code (2 usage, 3 input data, 4 insufficient data). Never a panic.
+
+mod common;
+
+use std::io::Write;
+use std::process::Output;
+
+use common::*;
+
+fn run(args: &[&str]) -> Output {
+    retain_bin().args(args).output().expect("the binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_exit(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    }
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn unparseable_quantity_above_the_threshold_names_line_column_and_value() {
+    let input = fixture("small.csv");
+    let out = run(&["validate", "--input", input.to_str().unwrap()]);
+    assert_exit(
+        &out,
+        3,
+        &["small.csv, line 17, column 'quantity'", "'two'", "a number"],
+    );
+    // The same file passes when the share is allowed, and reports the row as rejected.
+    let out = run(&[
+        "validate",
+        "--input",
+        input.to_str().unwrap(),
+        "--max-unparseable-share",
+        "0.1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rows_read"], 16);
+    assert_eq!(report["rows_kept"], 8);
+    assert_eq!(report["rejected"]["unparseable_value"], 1);
+}
+
+#[test]
+fn unparseable_date_names_line_column_value_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "dates.csv",
+        "customer_id,order_date\n1,2024-01-02\n2,31/12/2023\n3,31/12/2023\n",
+    );
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &[
+            "dates.csv, line 3, column 'order_date'",
+            "'31/12/2023'",
+            "%Y-%m-%d",
+        ],
+    );
+    // With the user's format the file reads.
+    let out = run(&[
+        "validate",
+        "--input",
+        &path,
+        "--date-format",
+        "%d/%m/%Y",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rows_kept"], 3);
+    assert_eq!(report["last_purchase"], "2024-01-02T00:00:00");
+}
+
+#[test]
+fn missing_required_column_lists_the_columns_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "nocustomer.csv", "client,order_date\n1,2024-01-02\n");
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &[
+            "nocustomer.csv, line 1, column 'customer_id'",
+            "[client, order_date]",
+            "--col-customer-id",
+        ],
+    );
+    // Mapping the column fixes it.
+    let out = run(&["validate", "--input", &path, "--col-customer-id", "client"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn empty_file_and_header_only_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(&dir, "empty.csv", "");
+    assert_exit(
+        &run(&["validate", "--input", &empty]),
+        3,
+        &["empty.csv", "file is empty"],
+    );
+    let header = write(&dir, "header.csv", "customer_id,order_date\n");
+    let out = run(&["validate", "--input", &header, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&[
+        "features",
+        "--input",
+        &header,
+        "--out",
+        &format!("{}/f.csv", dir.path().display()),
+    ]);
+    assert_exit(&out, 4, &["no valid purchase"]);
+}
+
+#[test]
+fn directory_and_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_string_lossy().into_owned();
+    assert_exit(&run(&["validate", "--input", &d]), 3, &["is a directory"]);
+    let missing = format!("{d}/nope.csv");
+    assert_exit(
+        &run(&["validate", "--input", &missing]),
+        3,
+        &["nope.csv", "no such file"],
+    );
+}
+
+#[test]
+fn truncated_gzip_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let body = std::fs::read(fixture("small.csv")).unwrap();
+    for _ in 0..200 {
+        gz.write_all(&body).unwrap();
+    }
+    let bytes = gz.finish().unwrap();
+    let path = dir.path().join("cut.csv.gz");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(&["validate", "--input", path.to_str().unwrap()]);
+    assert_exit(&out, 3, &["cut.csv.gz"]);
+}
+
+#[test]
+fn too_little_data_is_exit_4() {
+    let input = fixture("small.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("f.parquet");
+    let out = run(&[
+        "features",
+        "--input",
+        input.to_str().unwrap(),
+        "--max-unparseable-share",
+        "0.1",
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 4, &["insufficient data", "at least 50"]);
+    assert!(!out_path.exists(), "no output after a failure");
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    assert_exit(&run(&["features", "--input", "x.csv"]), 2, &["--out"]);
+    let input = fixture("small.csv");
+    let out = run(&[
+        "features",
+        "-i",
+        input.to_str().unwrap(),
+        "--as-of",
+        "2024-13-01",
+        "-o",
+        "f.csv",
+    ]);
+    assert_exit(&out, 2, &["--as-of '2024-13-01' is not a date"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(&dir, "bad.toml", "[columns]\ncustomerid = \"x\"\n");
+    let out = run(&[
+        "validate",
+        "-i",
+        input.to_str().unwrap(),
+        "--config",
+        &config,
+    ]);
+    assert_exit(&out, 2, &["bad.toml", "customerid"]);
+}
+
+#[test]
+fn quarantine_file_lists_every_rejected_row_with_line_and_reason() {
+    let input = fixture("small.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("rejected.csv");
+    let out = run(&[
+        "validate",
+        "-i",
+        input.to_str().unwrap(),
+        "--max-unparseable-share",
+        "0.5",
+        "--quarantine",
+        q.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&q).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "line,reason,customer_id,order_id,order_date,product_id,product_name,quantity,unit_price,country"
+    );
+    assert_eq!(lines.len(), 9, "{text}");
+    assert!(
+        lines.contains(
+            &"6,cancellation,007,C4,2024-02-12T08:00:00,P3,Cake stand,-2,2.25,United Kingdom"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines.contains(
+            &"9,duplicate,17850.0,O6,2024-02-20 15:30:00,P2,\"Tea towel, blue\",3,3.50,France"
+        ),
+        "{text}"
+    );
+    assert!(lines.contains(&"17,unparseable_value,007,O13,2024-01-21T10:00:00,P2,\"Tea towel, blue\",two,3.50,United Kingdom"), "{text}");
+}

@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use retain::clean::Transactions;
+use retain::config::Config;
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The shared Online Retail data beside the repository (`../shared/data/online_retail/`).
+pub fn online_retail(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/online_retail")
+        .join(name)
+}
+
+pub fn load(path: &Path, config: &Config) -> Transactions {
+    let raw = retain::io::read::load(path, config).expect("readable input");
+    retain::clean::clean(raw, &config.columns, &config.cleaning, &config.input, false)
+        .expect("cleanable input")
+        .transactions
+}
+
+pub fn f64_at(df: &DataFrame, column: &str, row: usize) -> Option<f64> {
+    df.column(column)
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .get(row)
+}
+
+pub fn str_at(df: &DataFrame, column: &str, row: usize) -> Option<String> {
+    df.column(column)
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(row)
+        .map(str::to_string)
+}
+
+pub fn retain_bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_retain"))
+}
