@@ -45,6 +45,7 @@ fn pct(part: u64, whole: u64) -> f64 {
 /// Summarises cleaned transactions.
 pub fn report(tx: &Transactions) -> Result<QualityReport> {
     let kind = col(line::KIND);
+    // One row per order first: counting orders and customers on it avoids concatenating ids.
     let acts = tx
         .lines
         .clone()
@@ -54,21 +55,23 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
                 .eq(lit(LineKind::Purchase.code()))
                 .or(kind.clone().eq(lit(LineKind::NonProduct.code()))),
         )
+        .group_by([col(line::CUSTOMER_ID), col(line::ORDER_KEY)])
+        .agg([
+            col(line::ORDER_TS).min().alias("first"),
+            col(line::ORDER_TS).max().alias("last"),
+        ])
         .select([
             col(line::CUSTOMER_ID)
                 .n_unique()
                 .cast(DataType::UInt64)
                 .alias("customers"),
-            (col(line::CUSTOMER_ID) + lit("\u{1f}") + col(line::ORDER_KEY))
-                .n_unique()
-                .cast(DataType::UInt64)
-                .alias("orders"),
-            col(line::ORDER_TS)
+            len().cast(DataType::UInt64).alias("orders"),
+            col("first")
                 .min()
                 .dt()
                 .strftime("%Y-%m-%dT%H:%M:%S")
                 .alias("first"),
-            col(line::ORDER_TS)
+            col("last")
                 .max()
                 .dt()
                 .strftime("%Y-%m-%dT%H:%M:%S")

@@ -32,6 +32,10 @@ pub mod line {
     /// `order_id` where given, else customer id and day (one order per customer and day).
     pub const ORDER_KEY: &str = "order_key";
     pub const ORDER_TS: &str = "order_ts";
+    /// Dense integer codes (see [`crate::clean::encode`]): every group-by runs on these.
+    pub const CUSTOMER_IX: &str = "customer_ix";
+    pub const ORDER_IX: &str = "order_ix";
+    pub const PRODUCT_IX: &str = "product_ix";
     pub const ORDER_DAY: &str = "order_day";
     pub const PRODUCT_ID: &str = "product_id";
     pub const PRODUCT_NAME: &str = "product_name";
@@ -64,6 +68,8 @@ pub mod feature {
     pub const GAP_STD_DAYS: &str = "gap_std_days";
     pub const OVERDUE_RATIO: &str = "overdue_ratio";
     pub const DISTINCT_PRODUCTS: &str = "distinct_products";
+    pub const LINES_180D: &str = "lines_180d";
+    pub const MEDIAN_UNIT_PRICE: &str = "median_unit_price";
     pub const RETURN_RATE: &str = "return_rate";
     pub const R_SCORE: &str = "r_score";
     pub const F_SCORE: &str = "f_score";

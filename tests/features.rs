@@ -68,7 +68,7 @@ fn hand_computed_features() {
 
     // 007: orders O1 (10.00 + 3.50), O2 (5.00), O3 (9.00); O5 is on the as-of day and excluded;
     // cancellation C4 returns 2 × 2.25 = 4.50. Purchase days 01-01, 01-11, 02-10: gaps 10 and 30.
-    let expect_007: [(&str, Option<f64>); 15] = [
+    let expect_007: [(&str, Option<f64>); 17] = [
         (f::RECENCY_DAYS, Some(20.0)), // 02-10 → 03-01 in 2024
         (f::FREQUENCY, Some(3.0)),
         (f::MONETARY_TOTAL, Some(23.0)), // 27.50 − 4.50
@@ -83,11 +83,13 @@ fn hand_computed_features() {
         (f::OVERDUE_RATIO, Some(1.0)), // 20 / 20
         (f::DISTINCT_PRODUCTS, Some(3.0)),
         (f::RETURN_RATE, Some(4.5 / 27.5)),
+        (f::LINES_180D, Some(4.0)),
+        (f::MEDIAN_UNIT_PRICE, Some(4.25)), // median of 5.00, 3.50, 5.00, 2.25
         (f::R_SCORE, Some(2.0)),
     ];
     // 17850: O6 (3 × 3.50; its duplicate line is dropped; POST counts as activity, not money)
     // and O8 (2 × 1.25); O7 has a zero price.
-    let expect_17850: [(&str, Option<f64>); 15] = [
+    let expect_17850: [(&str, Option<f64>); 17] = [
         (f::RECENCY_DAYS, Some(2.0)), // 02-28 → 03-01 in a leap year
         (f::FREQUENCY, Some(2.0)),
         (f::MONETARY_TOTAL, Some(13.0)),
@@ -103,9 +105,11 @@ fn hand_computed_features() {
         (f::DISTINCT_PRODUCTS, Some(2.0)),
         (f::RETURN_RATE, Some(0.0)),
         (f::R_SCORE, Some(4.0)),
+        (f::LINES_180D, Some(2.0)),
+        (f::MEDIAN_UNIT_PRICE, Some(2.375)), // median of 3.50, 1.25 (POST is not a product)
     ];
     // C3: one order of 10 × 1.00 on 2023-11-15; return R10 of 3 × 1.00 (no C prefix).
-    let expect_c3: [(&str, Option<f64>); 15] = [
+    let expect_c3: [(&str, Option<f64>); 17] = [
         (f::RECENCY_DAYS, Some(107.0)),
         (f::FREQUENCY, Some(1.0)),
         (f::MONETARY_TOTAL, Some(7.0)),
@@ -120,6 +124,8 @@ fn hand_computed_features() {
         (f::OVERDUE_RATIO, None),
         (f::DISTINCT_PRODUCTS, Some(1.0)),
         (f::RETURN_RATE, Some(0.3)),
+        (f::LINES_180D, Some(1.0)), // from 2023-09-03
+        (f::MEDIAN_UNIT_PRICE, Some(1.0)),
         (f::R_SCORE, Some(1.0)),
     ];
     for (row, expected) in [expect_007, expect_17850, expect_c3].iter().enumerate() {

@@ -5,9 +5,12 @@
 //! cancellations and returns lower a customer's monetary value, and non-product lines (postage,
 //! fees) show that the customer placed an order (DESIGN.md counts them as valid purchases).
 
+pub mod encode;
 pub mod parse;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
 
 use polars::prelude::*;
@@ -160,6 +163,8 @@ pub struct Transactions {
     pub empty: Vec<&'static str>,
     /// Purchase, non-product and return lines (columns in [`crate::schema::line`]).
     pub lines: DataFrame,
+    /// `customer_ix` → `customer_id` for every customer in `lines`.
+    pub customers: DataFrame,
     pub accounting: Accounting,
 }
 
@@ -303,24 +308,19 @@ pub fn clean(
         input::COUNTRY,
     ] {
         let column = if has(canonical) {
-            table.column(canonical)?.cast(&DataType::String)?
+            match canonical {
+                input::CUSTOMER_ID => parse::normalise_id(table.column(canonical)?, true)?,
+                input::ORDER_ID | input::PRODUCT_ID => {
+                    parse::normalise_id(table.column(canonical)?, false)?
+                }
+                _ => table.column(canonical)?.cast(&DataType::String)?,
+            }
         } else {
             Column::full_null(canonical.into(), height, &DataType::String)
         };
         work.push(column);
     }
     let mut work = DataFrame::new(height, work)?;
-
-    // Ids: trimmed, blank = missing, float-style customer ids made integral.
-    work = work
-        .lazy()
-        .with_columns([
-            parse::id_expr(input::CUSTOMER_ID, true),
-            parse::id_expr(input::ORDER_ID, false),
-            parse::id_expr(input::PRODUCT_ID, false),
-        ])
-        .collect()?;
-
     let non_product_codes: HashSet<&str> =
         rules.non_product_codes.iter().map(String::as_str).collect();
     let non_product: BooleanChunked = work
@@ -339,26 +339,14 @@ pub fn clean(
         .collect();
     work.with_column(non_product.with_name(NON_PRODUCT.into()).into_column())?;
 
-    let mut lazy = work.lazy().with_row_index(line::ROW, None);
     let duplicate = if rules.drop_duplicates {
-        let keys: Vec<Expr> = [
-            input::CUSTOMER_ID,
-            input::ORDER_ID,
-            line::ORDER_TS,
-            input::PRODUCT_ID,
-            input::PRODUCT_NAME,
-            input::QUANTITY,
-            input::UNIT_PRICE,
-            input::COUNTRY,
-        ]
-        .into_iter()
-        .map(col)
-        .collect();
-        col(line::ROW).min().over(keys)?.neq(col(line::ROW))
+        duplicate_mask(&work)?
     } else {
-        lit(false)
+        BooleanChunked::full(DUPLICATE.into(), false, height)
     };
-    lazy = lazy.with_column(duplicate.alias(DUPLICATE));
+    work.with_column(duplicate.with_name(DUPLICATE.into()).into_column())?;
+    let needs_day_key = work.column(input::ORDER_ID)?.null_count() > 0;
+    let lazy = work.lazy().with_row_index(line::ROW, None);
 
     let cancelled = if rules.cancellation_prefix.is_empty() {
         lit(false)
@@ -419,9 +407,14 @@ pub fn clean(
     let day_text = col(line::ORDER_TS)
         .cast(DataType::Date)
         .cast(DataType::String);
-    let order_key = when(col(input::ORDER_ID).is_null())
-        .then(col(input::CUSTOMER_ID) + lit("|") + day_text)
-        .otherwise(col(input::ORDER_ID));
+    // Only built when some order id is missing: a string per row is not free on 10 M rows.
+    let order_key = if needs_day_key {
+        when(col(input::ORDER_ID).is_null())
+            .then(col(input::CUSTOMER_ID) + lit("|") + day_text)
+            .otherwise(col(input::ORDER_ID))
+    } else {
+        col(input::ORDER_ID)
+    };
 
     let classified = lazy
         .with_column(reason.alias(line::REASON))
@@ -434,7 +427,7 @@ pub fn clean(
     }
     let accounting = Accounting::from_counts(&counts, height as u64)?;
 
-    let lines = classified
+    let mut lines = classified
         .clone()
         .lazy()
         .filter(col(line::KIND).neq(kind_code(LineKind::Ignored)))
@@ -461,6 +454,7 @@ pub fn clean(
         ])
         .collect()?;
 
+    let customers = encode::encode(&mut lines)?;
     let rejected = if keep_rejected {
         Some(rejected_rows(&raw, &classified)?)
     } else {
@@ -473,10 +467,80 @@ pub fn clean(
             present: raw.present.clone(),
             empty: raw.empty.clone(),
             lines,
+            customers,
             accounting,
         },
         rejected,
     })
+}
+
+/// Rows equal in every canonical column to an earlier row. Rows are hashed (a fixed seed, so runs
+/// agree) and a row whose hash was seen is compared value by value with the first row of that
+/// hash: a hash collision can hide a duplicate (odds about n² / 2⁶⁵) but never invent one.
+fn duplicate_mask(work: &DataFrame) -> Result<BooleanChunked> {
+    use polars::polars_utils::aliases::PlSeedableRandomStateQuality;
+    let keys: Vec<&Column> = [
+        input::CUSTOMER_ID,
+        input::ORDER_ID,
+        line::ORDER_TS,
+        input::PRODUCT_ID,
+        input::PRODUCT_NAME,
+        input::QUANTITY,
+        input::UNIT_PRICE,
+        input::COUNTRY,
+    ]
+    .into_iter()
+    .map(|name| work.column(name))
+    .collect::<PolarsResult<_>>()?;
+    let state = PlSeedableRandomStateQuality::fixed();
+    let mut hashes = Vec::with_capacity(work.height());
+    keys[0]
+        .as_materialized_series()
+        .vec_hash(state.clone(), &mut hashes)?;
+    for key in &keys[1..] {
+        key.as_materialized_series()
+            .vec_hash_combine(state.clone(), &mut hashes)?;
+    }
+    let mut first_row: HashMap<u64, usize, BuildHasherDefault<PrehashedHasher>> =
+        HashMap::with_capacity_and_hasher(hashes.len(), Default::default());
+    let mut duplicate = vec![false; hashes.len()];
+    for (row, hash) in hashes.iter().enumerate() {
+        match first_row.entry(*hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+            Entry::Occupied(first) => {
+                let first = *first.get();
+                let mut equal = true;
+                for key in &keys {
+                    if key.get(row)? != key.get(first)? {
+                        equal = false;
+                        break;
+                    }
+                }
+                duplicate[row] = equal;
+            }
+        }
+    }
+    Ok(BooleanChunked::from_slice(DUPLICATE.into(), &duplicate))
+}
+
+/// The keys are already hashes: pass them through.
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Every rejected row as read, with its position and reason.

@@ -28,23 +28,47 @@ fn failed_mask(raw: &Column, parsed: &Column) -> PolarsResult<Column> {
 }
 
 /// Trims an id and turns empty text into a missing value. `strip_float_suffix` turns float-style
-/// ids (`17850.0`, a known export quirk) into `17850`; leading zeros are kept.
-pub fn id_expr(name: &str, strip_float_suffix: bool) -> Expr {
-    let trimmed = col(name)
-        .cast(DataType::String)
-        .str()
-        .strip_chars(lit(NULL));
-    let trimmed = if strip_float_suffix {
-        trimmed
-            .str()
-            .replace(lit(r"^([0-9]+)\.0+$"), lit("$1"), false)
-    } else {
-        trimmed
+/// ids (`17850.0`, a known export quirk) into `17850`; leading zeros are kept. A column that needs
+/// none of this (the usual case) is returned as it is, without copying.
+pub fn normalise_id(raw: &Column, strip_float_suffix: bool) -> PolarsResult<Column> {
+    let text = raw.cast(&DataType::String)?;
+    let fix = |s: &str| -> Option<String> {
+        let trimmed = s.trim();
+        let trimmed = if strip_float_suffix {
+            float_id_integer(trimmed).unwrap_or(trimmed)
+        } else {
+            trimmed
+        };
+        (!trimmed.is_empty()).then(|| trimmed.to_string())
     };
-    when(trimmed.clone().eq(lit("")))
-        .then(lit(NULL).cast(DataType::String))
-        .otherwise(trimmed)
-        .alias(name)
+    let needs_fix = |s: &str| {
+        s.is_empty()
+            || s.starts_with(char::is_whitespace)
+            || s.ends_with(char::is_whitespace)
+            || (strip_float_suffix && float_id_integer(s).is_some())
+    };
+    let ca = text.str()?;
+    if !ca.iter().any(|v| v.is_some_and(needs_fix)) {
+        return Ok(text);
+    }
+    let fixed: StringChunked = ca.iter().map(|v| v.and_then(fix)).collect();
+    Ok(fixed.with_name(raw.name().clone()).into_column())
+}
+
+/// `17850.0` → `17850`: digits, a dot and only zeros after it.
+fn float_id_integer(s: &str) -> Option<&str> {
+    let (int, frac) = s.split_once('.')?;
+    let digits = !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit());
+    (digits && !frac.is_empty() && frac.bytes().all(|b| b == b'0')).then_some(int)
+}
+
+/// Trimmed copy of a text column, made only where a parse failed (rare), so that the usual case
+/// costs no allocation per value.
+fn trimmed(text: &Column) -> PolarsResult<Column> {
+    Ok(text
+        .str()?
+        .apply_values(|s| s.trim().to_string().into())
+        .into_column())
 }
 
 fn parse_with(text: &Column, format: &str) -> PolarsResult<Column> {
@@ -84,11 +108,7 @@ pub fn parse_datetime(raw: &Column, user_format: Option<&str>) -> PolarsResult<P
         }
         _ => {}
     }
-    let text = raw.cast(&DataType::String)?;
-    let text = text
-        .str()?
-        .apply_values(|s| s.trim().to_string().into())
-        .into_column();
+    let mut text = raw.cast(&DataType::String)?;
     let formats: Vec<&str> = user_format.into_iter().chain(DATE_FORMATS).collect();
     let sample = text.drop_nulls().head(Some(1000));
     let mut best = formats[0];
@@ -100,6 +120,10 @@ pub fn parse_datetime(raw: &Column, user_format: Option<&str>) -> PolarsResult<P
         }
     }
     let mut values = parse_with(&text, best)?;
+    if failed_mask(&text, &values)?.bool()?.any() {
+        text = trimmed(&text)?;
+        values = parse_with(&text, best)?;
+    }
     if failed_mask(&text, &values)?.bool()?.any() {
         for format in formats.iter().filter(|f| **f != best) {
             let more = parse_with(&text, format)?;
@@ -117,11 +141,12 @@ pub fn parse_number(raw: &Column) -> PolarsResult<Parsed> {
         raw.cast(&DataType::Float64)?
     } else {
         let text = raw.cast(&DataType::String)?;
-        let text = text
-            .str()?
-            .apply_values(|s| s.trim().to_string().into())
-            .into_column();
-        text.cast(&DataType::Float64)?
+        let values = text.cast(&DataType::Float64)?;
+        if failed_mask(&text, &values)?.bool()?.any() {
+            trimmed(&text)?.cast(&DataType::Float64)?
+        } else {
+            values
+        }
     };
     let finite = values
         .f64()?
@@ -179,6 +204,33 @@ mod tests {
             parsed.values.datetime().unwrap().phys.get(0),
             Some(1_323_435_000_000_000)
         );
+    }
+
+    #[test]
+    fn float_style_ids_become_integers_and_blanks_missing() {
+        let raw = text(&[
+            Some("17850.0"),
+            Some(" 007 "),
+            Some(""),
+            Some("1.5"),
+            Some("C3"),
+            None,
+        ]);
+        let ids = normalise_id(&raw, true).unwrap();
+        let ids: Vec<_> = ids.str().unwrap().iter().collect();
+        assert_eq!(
+            ids,
+            vec![
+                Some("17850"),
+                Some("007"),
+                None,
+                Some("1.5"),
+                Some("C3"),
+                None
+            ]
+        );
+        let kept = normalise_id(&text(&[Some("17850.0")]), false).unwrap();
+        assert_eq!(kept.str().unwrap().get(0), Some("17850.0"));
     }
 
     #[test]

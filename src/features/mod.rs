@@ -4,6 +4,8 @@
 //! (product lines and non-product lines such as postage); money comes from product lines, less
 //! cancellations and returns.
 
+pub mod labels;
+pub mod propensity;
 pub mod rfm;
 
 use chrono::NaiveDate;
@@ -47,11 +49,11 @@ fn from_micros(micros: Expr) -> Expr {
     micros.cast(DataType::Float64) / lit(1e6)
 }
 
-fn day() -> Expr {
+pub(crate) fn day() -> Expr {
     col(line::ORDER_DAY).cast(DataType::Int32)
 }
 
-fn activity(kind: Expr) -> Expr {
+pub(crate) fn activity(kind: Expr) -> Expr {
     kind.clone()
         .eq(lit(LineKind::Purchase.code()))
         .or(kind.eq(lit(LineKind::NonProduct.code())))
@@ -95,26 +97,30 @@ pub fn compute(
 pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
     let as_of_days = epoch_days(as_of);
     let before = tx.lines.clone().lazy().filter(day().lt(lit(as_of_days)));
-    let kind = col(line::KIND);
-    let acts = before.clone().filter(activity(kind.clone()));
-    let purchase_value = when(kind.clone().eq(lit(LineKind::Purchase.code())))
-        .then(money_micros(col(line::LINE_VALUE)))
-        .otherwise(lit(0i64));
+    let kind = || col(line::KIND);
+    let is_purchase = || kind().eq(lit(LineKind::Purchase.code()));
+    let cix = || col(line::CUSTOMER_IX);
 
-    let orders = acts
+    let orders = before
         .clone()
-        .group_by([col(line::CUSTOMER_ID), col(line::ORDER_KEY)])
+        .filter(activity(kind()))
+        .group_by([cix(), col(line::ORDER_IX)])
         .agg([
             day().min().alias("day"),
-            purchase_value.sum().alias("value"),
-        ]);
+            when(is_purchase())
+                .then(money_micros(col(line::LINE_VALUE)))
+                .otherwise(lit(0i64))
+                .sum()
+                .alias("value"),
+        ])
+        .collect()?;
     let within = |days: i32| {
         col("day")
             .gt_eq(lit(as_of_days - days))
             .cast(DataType::Int64)
             .sum()
     };
-    let per_customer = orders.group_by([col(line::CUSTOMER_ID)]).agg([
+    let per_customer = orders.clone().lazy().group_by([cix()]).agg([
         col("day").min().alias("first_day"),
         col("day").max().alias("last_day"),
         len().cast(DataType::Int64).alias(f::FREQUENCY),
@@ -123,12 +129,11 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
         within(90).alias(f::ORDERS_90D),
         within(180).alias(f::ORDERS_180D),
     ]);
-
-    let gaps = acts
-        .clone()
-        .select([col(line::CUSTOMER_ID), day().alias("day")])
-        .unique_stable(None, UniqueKeepStrategy::First)
-        .group_by([col(line::CUSTOMER_ID)])
+    let gaps = orders
+        .lazy()
+        .select([cix(), col("day")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .group_by([cix()])
         .agg([
             len().cast(DataType::Int64).alias(f::PURCHASE_DAYS),
             col("day")
@@ -138,36 +143,29 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
                 .std(0)
                 .alias(f::GAP_STD_DAYS),
         ]);
-
-    let products = if tx.has(input::PRODUCT_ID) {
-        before
-            .clone()
-            .filter(kind.clone().eq(lit(LineKind::Purchase.code())))
-            .group_by([col(line::CUSTOMER_ID)])
-            .agg([col(line::PRODUCT_ID)
-                .drop_nulls()
-                .n_unique()
-                .cast(DataType::Int64)
-                .alias(f::DISTINCT_PRODUCTS)])
-    } else {
-        acts.clone()
-            .group_by([col(line::CUSTOMER_ID)])
-            .agg([lit(NULL)
-                .cast(DataType::Int64)
-                .first()
-                .alias(f::DISTINCT_PRODUCTS)])
-    };
-
+    let product_lines = before.clone().filter(is_purchase()).group_by([cix()]).agg([
+        col(line::PRODUCT_IX)
+            .drop_nulls()
+            .n_unique()
+            .cast(DataType::Int64)
+            .alias(f::DISTINCT_PRODUCTS),
+        col(line::UNIT_PRICE).median().alias(f::MEDIAN_UNIT_PRICE),
+        day()
+            .gt_eq(lit(as_of_days - 180))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(f::LINES_180D),
+    ]);
     let returns = before
-        .filter(kind.eq(lit(LineKind::Return.code())))
-        .group_by([col(line::CUSTOMER_ID)])
+        .filter(kind().eq(lit(LineKind::Return.code())))
+        .group_by([cix()])
         .agg([money_micros(-col(line::LINE_VALUE)).sum().alias("returned")]);
 
-    let id = || col(line::CUSTOMER_ID);
     let zero_floor = |e: Expr| when(e.clone().lt(lit(0.0))).then(lit(0.0)).otherwise(e);
     let recency = (lit(as_of_days) - col("last_day")).cast(DataType::Int64);
     let tenure = (lit(as_of_days) - col("first_day")).cast(DataType::Int64);
-    let gap_mean = when(col(f::PURCHASE_DAYS).gt_eq(lit(2)))
+    let several_days = || col(f::PURCHASE_DAYS).gt_eq(lit(2));
+    let gap_mean = when(several_days())
         .then(
             (col("last_day") - col("first_day")).cast(DataType::Float64)
                 / (col(f::PURCHASE_DAYS) - lit(1)).cast(DataType::Float64),
@@ -175,19 +173,27 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
         .otherwise(lit(NULL).cast(DataType::Float64));
     let returned = from_micros(col("returned").fill_null(lit(0i64)));
     let gross = || from_micros(col("gross"));
+    let distinct_products = if tx.has(input::PRODUCT_ID) {
+        col(f::DISTINCT_PRODUCTS).fill_null(lit(0i64))
+    } else {
+        lit(NULL).cast(DataType::Int64)
+    };
     let table = per_customer
-        .left_join(gaps, id(), id())
-        .left_join(products, id(), id())
-        .left_join(returns, id(), id())
+        .left_join(gaps, cix(), cix())
+        .left_join(product_lines, cix(), cix())
+        .left_join(returns, cix(), cix())
+        .left_join(tx.customers.clone().lazy(), cix(), cix())
         .with_columns([
             recency.alias(f::RECENCY_DAYS),
             tenure.alias(f::TENURE_DAYS),
             zero_floor(gross() - returned.clone()).alias(f::MONETARY_TOTAL),
             gap_mean.alias(f::GAP_MEAN_DAYS),
-            when(col(f::PURCHASE_DAYS).gt_eq(lit(2)))
+            when(several_days())
                 .then(col(f::GAP_STD_DAYS))
                 .otherwise(lit(NULL).cast(DataType::Float64))
                 .alias(f::GAP_STD_DAYS),
+            distinct_products.alias(f::DISTINCT_PRODUCTS),
+            col(f::LINES_180D).fill_null(lit(0i64)),
             when(gross().gt(lit(0.0)))
                 .then(
                     when((returned.clone() / gross()).gt(lit(1.0)))
@@ -224,6 +230,8 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
             col(f::GAP_STD_DAYS),
             col(f::OVERDUE_RATIO),
             col(f::DISTINCT_PRODUCTS),
+            col(f::LINES_180D),
+            col(f::MEDIAN_UNIT_PRICE),
             col(f::RETURN_RATE),
         ])
         .sort([f::CUSTOMER_ID], SortMultipleOptions::default())
