@@ -23,7 +23,13 @@ pub enum Command {
     Features(FeaturesArgs),
     /// Write realistic synthetic purchases (deterministic per seed).
     Generate(GenerateArgs),
-    /// The main job: validate, build features and write everything to an output directory.
+    /// Train the churn model and save it (models/churn-model.json).
+    Train(TrainArgs),
+    /// Score every customer with a saved model: churn probability, risk tier, reasons, value at risk.
+    Score(ScoreArgs),
+    /// Honest out-of-time evaluation at a cutoff date (DESIGN.md protocol).
+    Backtest(BacktestArgs),
+    /// The main job: validate, build features, train, score and write everything to an output directory.
     Run(RunArgs),
 }
 
@@ -84,6 +90,15 @@ pub struct SettingsArgs {
     /// Fewest days of purchase history before the as-of date [default: 60].
     #[arg(long, value_name = "DAYS")]
     pub min_history_days: Option<i64>,
+    /// Churn horizon: churned = no purchase in the next DAYS days [default: 90].
+    #[arg(long, value_name = "DAYS")]
+    pub horizon_days: Option<u32>,
+    /// Churn probability at or above which a customer is high risk [default: 0.7].
+    #[arg(long, value_name = "P")]
+    pub risk_high: Option<f64>,
+    /// Churn probability at or above which a customer is medium risk [default: 0.4].
+    #[arg(long, value_name = "P")]
+    pub risk_medium: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +149,56 @@ pub struct GenerateArgs {
     /// Output file: .csv, .csv.gz or .parquet.
     #[arg(long, short, value_name = "PATH")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Transactions file: CSV, gzip CSV or Parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub input: PathBuf,
+    /// Train for scoring at this date (YYYY-MM-DD): features at as-of − horizon, labels up to
+    /// as-of [default: the day after the last purchase in the input].
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Directory the model is saved in.
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Transactions file: CSV, gzip CSV or Parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub input: PathBuf,
+    /// Directory holding churn-model.json.
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+    /// Score as of this date (YYYY-MM-DD) [default: the day after the last purchase in the input].
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Output directory for scores.parquet and scores.csv.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Transactions file: CSV, gzip CSV or Parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub input: PathBuf,
+    /// Cutoff date (YYYY-MM-DD): training sees only purchases before it; evaluation uses the
+    /// horizon after it.
+    #[arg(long, value_name = "DATE")]
+    pub cutoff: String,
+    /// Print the report as JSON (DESIGN.md keys) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,8 @@ pub struct Config {
     pub input: InputOptions,
     pub cleaning: CleaningRules,
     pub features: FeatureOptions,
+    pub model: ModelOptions,
+    pub scoring: ScoringOptions,
 }
 
 /// Which column of the user's file holds each canonical column.
@@ -153,6 +155,42 @@ impl Default for FeatureOptions {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelOptions {
+    /// Churn horizon: churned = no valid purchase in the next this many days.
+    pub horizon_days: u32,
+    /// Pseudo-buyers that shrink a product's return share toward the overall share.
+    pub propensity_shrink: f64,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            horizon_days: 90,
+            propensity_shrink: 20.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoringOptions {
+    /// Churn probability at or above which a customer is "high" risk.
+    pub risk_high: f64,
+    /// Churn probability at or above which a customer is "medium" risk (below: "low").
+    pub risk_medium: f64,
+}
+
+impl Default for ScoringOptions {
+    fn default() -> Self {
+        ScoringOptions {
+            risk_high: 0.7,
+            risk_medium: 0.4,
+        }
+    }
+}
+
 impl Config {
     /// Reads a configuration file; `None` gives the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -186,6 +224,19 @@ impl Config {
             return Err(format!(
                 "input.max_unparseable_share must be between 0 and 1, got {}",
                 self.input.max_unparseable_share
+            ));
+        }
+        if self.model.horizon_days == 0 || self.model.horizon_days > 3650 {
+            return Err(format!(
+                "model.horizon_days must be between 1 and 3650, got {}",
+                self.model.horizon_days
+            ));
+        }
+        let s = &self.scoring;
+        if !(0.0 <= s.risk_medium && s.risk_medium <= s.risk_high && s.risk_high <= 1.0) {
+            return Err(format!(
+                "scoring thresholds must satisfy 0 ≤ risk_medium ≤ risk_high ≤ 1, got {} and {}",
+                s.risk_medium, s.risk_high
             ));
         }
         for (canonical, user) in self.columns.pairs() {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod features;
 pub mod generate;
 pub mod io;
+pub mod model;
 pub mod quality;
 pub mod schema;
 pub mod settings;
@@ -25,6 +26,9 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Validate(args) => commands::validate::run(args),
         Command::Features(args) => commands::features::run(args),
         Command::Generate(args) => commands::generate::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Score(args) => commands::score::run(args),
+        Command::Backtest(args) => commands::backtest::run(args),
         Command::Run(args) => commands::run::run(args),
     }
 }

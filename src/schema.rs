@@ -76,3 +76,18 @@ pub mod feature {
     pub const M_SCORE: &str = "m_score";
     pub const RFM_SEGMENT: &str = "rfm_segment";
 }
+
+/// Columns that scoring adds in front of the features.
+pub mod score {
+    pub const CHURN_PROBABILITY: &str = "churn_probability";
+    pub const RISK_TIER: &str = "risk_tier";
+    pub const REASON_1: &str = "reason_1";
+    pub const REASON_2: &str = "reason_2";
+    pub const REASON_3: &str = "reason_3";
+    /// Last purchase plus the usual gap; empty with one purchase day.
+    pub const EXPECTED_NEXT_ORDER: &str = "expected_next_order";
+    /// Purchase rate × horizon × average order value.
+    pub const EXPECTED_VALUE: &str = "expected_value_horizon";
+    /// Churn probability × expected value.
+    pub const VALUE_AT_RISK: &str = "value_at_risk";
+}

@@ -28,6 +28,9 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
         keep_duplicates,
         min_customers,
         min_history_days,
+        horizon_days,
+        risk_high,
+        risk_medium,
     } = args;
     let mut c = Config::load(config.as_deref())?;
     let set = |target: &mut String, value: &Option<String>| {
@@ -66,6 +69,15 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
     if let Some(v) = min_history_days {
         c.features.min_history_days = *v;
     }
+    if let Some(v) = horizon_days {
+        c.model.horizon_days = *v;
+    }
+    if let Some(v) = risk_high {
+        c.scoring.risk_high = *v;
+    }
+    if let Some(v) = risk_medium {
+        c.scoring.risk_medium = *v;
+    }
     c.check().map_err(Error::Usage)?;
     Ok(c)
 }
@@ -77,4 +89,21 @@ pub fn parse_date(flag: &str, value: &str) -> Result<NaiveDate> {
             "{flag} '{value}' is not a date; expected YYYY-MM-DD, e.g. 2011-09-10"
         ))
     })
+}
+
+/// The as-of date given on the command line, or the default: the day after the last purchase.
+pub fn as_of_or_default(flag: Option<&str>, tx: &crate::clean::Transactions) -> Result<NaiveDate> {
+    match flag {
+        Some(d) => parse_date("--as-of", d),
+        None => crate::features::default_as_of(tx),
+    }
+}
+
+/// Model training parameters from the config.
+pub fn churn_params(config: &Config) -> Result<crate::model::fit::CheckedParams> {
+    crate::model::ChurnParams {
+        propensity_shrink: config.model.propensity_shrink,
+        ..Default::default()
+    }
+    .check()
 }

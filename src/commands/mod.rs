@@ -1,9 +1,12 @@
 //! Orchestration of each subcommand: resolve settings, call the stages, write files. Only this
 //! layer opens and writes files.
 
+pub mod backtest;
 pub mod features;
 pub mod generate;
 pub mod run;
+pub mod score;
+pub mod train;
 pub mod validate;
 
 use std::path::Path;

@@ -1,8 +1,11 @@
-//! `retain run`: the main job. Validates the input, builds features and writes the output directory.
+//! `retain run`: the main job. Validates the input, builds features, trains the churn model on the
+//! history before the as-of date, scores every customer and writes the output directory.
 
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::io::write;
+use crate::model::artifact::{self, InputFingerprint};
+use crate::model::train;
 use crate::{features, quality, settings};
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -38,6 +41,27 @@ pub fn run(args: &RunArgs) -> Result<()> {
     })?;
     write::write_table(&mut built.table, &args.out.join("features.parquet"))?;
     write::write_table(&mut built.table, &args.out.join("features.csv"))?;
+
+    let params = settings::churn_params(&config)?;
+    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
+    let (model, _) = train::train(
+        tx,
+        as_of,
+        config.model.horizon_days,
+        &params,
+        &config.features,
+        fingerprint,
+    )?;
+    let model_path = args.out.join(artifact::FILE_NAME);
+    let bytes = model.to_json()?;
+    write::write_atomic(&model_path, |out| {
+        write::write_bytes(out, &bytes, &model_path)
+    })?;
+    let scored = super::score::score_to(&model, tx, as_of, &config, &args.out)?;
+    super::progress(format!(
+        "trained {} and scored {scored} customers",
+        model.model_version
+    ));
     super::progress(format!("wrote {}", args.out.display()));
     Ok(())
 }

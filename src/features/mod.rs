@@ -171,7 +171,8 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
                 / (col(f::PURCHASE_DAYS) - lit(1)).cast(DataType::Float64),
         )
         .otherwise(lit(NULL).cast(DataType::Float64));
-    let returned = from_micros(col("returned").fill_null(lit(0i64)));
+    let returned_micros = || col("returned").fill_null(lit(0i64));
+    let returned = from_micros(returned_micros());
     let gross = || from_micros(col("gross"));
     let distinct_products = if tx.has(input::PRODUCT_ID) {
         col(f::DISTINCT_PRODUCTS).fill_null(lit(0i64))
@@ -186,7 +187,7 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
         .with_columns([
             recency.alias(f::RECENCY_DAYS),
             tenure.alias(f::TENURE_DAYS),
-            zero_floor(gross() - returned.clone()).alias(f::MONETARY_TOTAL),
+            zero_floor(from_micros(col("gross") - returned_micros())).alias(f::MONETARY_TOTAL),
             gap_mean.alias(f::GAP_MEAN_DAYS),
             when(several_days())
                 .then(col(f::GAP_STD_DAYS))

@@ -78,6 +78,11 @@ pub fn write_atomic(
     result
 }
 
+/// Writes raw bytes (JSON, text) into an atomic writer.
+pub fn write_bytes<W: Write>(out: &mut W, bytes: &[u8], path: &Path) -> Result<()> {
+    out.write_all(bytes).map_err(output_error(path))
+}
+
 /// Serialises a table as CSV: RFC 4180 quoting, ISO 8601 dates, `.` decimals.
 pub fn csv_bytes<W: Write>(table: &mut DataFrame, out: &mut W) -> Result<()> {
     CsvWriter::new(out)

@@ -1,0 +1,37 @@
+//! `retain backtest`: the out-of-time evaluation of DESIGN.md, as tables or JSON.
+
+use crate::cli::BacktestArgs;
+use crate::error::{Error, Result};
+use crate::model::artifact::InputFingerprint;
+use crate::model::backtest;
+use crate::settings;
+
+pub fn run(args: &BacktestArgs) -> Result<()> {
+    let config = settings::resolve(&args.settings)?;
+    let params = settings::churn_params(&config)?;
+    let cutoff = settings::parse_date("--cutoff", &args.cutoff)?;
+    let cleaned = super::load(&args.input, &config, false)?;
+    let tx = &cleaned.transactions;
+    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
+    let started = std::time::Instant::now();
+    let report = backtest::backtest(
+        tx,
+        cutoff,
+        config.model.horizon_days,
+        &params,
+        &config.features,
+        fingerprint,
+    )?;
+    super::progress(format!(
+        "backtest done ({:.2} s)",
+        started.elapsed().as_secs_f64()
+    ));
+    if args.json {
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", backtest::render(&report));
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Fitting: standardisation, L2-penalised logistic regression (linfa-logistic), the penalty chosen
+//! by a time-based validation inside the training window, and a calibration check.
+
+use linfa::prelude::*;
+use linfa_logistic::LogisticRegression;
+use ndarray::{Array1, Array2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Training parameters, checked once by [`ChurnParams::check`] before any heavy work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChurnParams {
+    /// L2 penalties tried (linfa's alpha = 1 / C of scikit-learn), on standardised inputs.
+    pub alphas: Vec<f64>,
+    /// Penalty used when the history is too short for a validation window.
+    pub default_alpha: f64,
+    pub max_iterations: u64,
+    /// Gradient tolerance per training row (linfa's tolerance applies to the summed gradient).
+    pub tolerance_per_row: f64,
+    /// Pseudo-buyers that shrink a product's return share toward the overall share.
+    pub propensity_shrink: f64,
+    /// Above this validation ECE the probabilities are recalibrated (Platt scaling).
+    pub max_validation_ece: f64,
+}
+
+impl Default for ChurnParams {
+    fn default() -> Self {
+        ChurnParams {
+            alphas: vec![1.0, 3.0, 10.0, 30.0, 100.0, 300.0],
+            default_alpha: 10.0,
+            max_iterations: 1000,
+            tolerance_per_row: 1e-5,
+            propensity_shrink: 20.0,
+            max_validation_ece: 1.0,
+        }
+    }
+}
+
+/// Parameters that passed [`ChurnParams::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedParams(ChurnParams);
+
+impl std::ops::Deref for CheckedParams {
+    type Target = ChurnParams;
+    fn deref(&self) -> &ChurnParams {
+        &self.0
+    }
+}
+
+impl ChurnParams {
+    pub fn check(self) -> Result<CheckedParams> {
+        let bad = |what: String| Err(Error::Usage(format!("invalid model parameter: {what}")));
+        if self.alphas.is_empty() || self.alphas.iter().any(|a| !(a.is_finite() && *a > 0.0)) {
+            return bad(format!(
+                "alphas must be positive numbers, got {:?}",
+                self.alphas
+            ));
+        }
+        if !(self.default_alpha.is_finite() && self.default_alpha > 0.0) {
+            return bad(format!(
+                "default_alpha must be positive, got {}",
+                self.default_alpha
+            ));
+        }
+        if self.max_iterations == 0 {
+            return bad("max_iterations must be at least 1".into());
+        }
+        if self.tolerance_per_row.is_nan() || self.tolerance_per_row <= 0.0 {
+            return bad(format!(
+                "tolerance_per_row must be positive, got {}",
+                self.tolerance_per_row
+            ));
+        }
+        if self.propensity_shrink.is_nan() || self.propensity_shrink < 0.0 {
+            return bad(format!(
+                "propensity_shrink must be ≥ 0, got {}",
+                self.propensity_shrink
+            ));
+        }
+        Ok(CheckedParams(self))
+    }
+}
+
+/// Mean and standard deviation per input, from the training rows only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    pub mean: Vec<f64>,
+    /// 1 where the training column was constant, so that it standardises to 0.
+    pub std: Vec<f64>,
+}
+
+impl Scaler {
+    pub fn fit(x: &Array2<f64>) -> Scaler {
+        let n = x.nrows().max(1) as f64;
+        let mean: Vec<f64> = x
+            .mean_axis(Axis(0))
+            .map_or(vec![0.0; x.ncols()], |m| m.to_vec());
+        let std = (0..x.ncols())
+            .map(|j| {
+                let var = x
+                    .column(j)
+                    .iter()
+                    .map(|v| (v - mean[j]).powi(2))
+                    .sum::<f64>()
+                    / n;
+                if var > 1e-24 { var.sqrt() } else { 1.0 }
+            })
+            .collect();
+        Scaler { mean, std }
+    }
+
+    pub fn transform(&self, x: &Array2<f64>) -> Array2<f64> {
+        let mut z = x.clone();
+        for (j, mut column) in z.columns_mut().into_iter().enumerate() {
+            column.mapv_inplace(|v| (v - self.mean[j]) / self.std[j]);
+        }
+        z
+    }
+}
+
+/// A logistic model on standardised inputs: P(churn) = σ(intercept + Σ coefficient · z).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logistic {
+    pub coefficients: Vec<f64>,
+    pub intercept: f64,
+}
+
+pub fn sigmoid(t: f64) -> f64 {
+    1.0 / (1.0 + (-t).exp())
+}
+
+impl Logistic {
+    pub fn linear(&self, z: &Array2<f64>) -> Array1<f64> {
+        z.dot(&Array1::from(self.coefficients.clone())) + self.intercept
+    }
+
+    pub fn predict(&self, z: &Array2<f64>) -> Vec<f64> {
+        self.linear(z).iter().map(|&t| sigmoid(t)).collect()
+    }
+}
+
+/// Fits P(label = true) with linfa-logistic. linfa's positive class is the more frequent label,
+/// not `true`: the coefficients are oriented here so that they always describe P(true).
+pub fn fit_logistic(
+    z: &Array2<f64>,
+    labels: &[bool],
+    alpha: f64,
+    params: &CheckedParams,
+) -> Result<Logistic> {
+    let positives = labels.iter().filter(|&&l| l).count();
+    if positives == 0 || positives == labels.len() {
+        return Err(Error::InsufficientData(format!(
+            "every one of the {} training customers has the same churn label; the model needs both churners and buyers",
+            labels.len()
+        )));
+    }
+    let dataset = Dataset::new(z.clone(), Array1::from(labels.to_vec()));
+    let fitted = LogisticRegression::default()
+        .alpha(alpha)
+        .max_iterations(params.max_iterations)
+        .gradient_tolerance(params.tolerance_per_row * labels.len() as f64)
+        .fit(&dataset)
+        .map_err(|e| Error::Internal(format!("logistic regression fit failed: {e}")))?;
+    let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+    Ok(Logistic {
+        coefficients: fitted.params().iter().map(|w| sign * w).collect(),
+        intercept: sign * fitted.intercept(),
+    })
+}
+
+/// Platt scaling: P = σ(a · logit(p) + b), fitted on validation predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Platt {
+    pub a: f64,
+    pub b: f64,
+}
+
+pub fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-9, 1.0 - 1e-9);
+    (p / (1.0 - p)).ln()
+}
+
+impl Platt {
+    pub fn fit(probabilities: &[f64], labels: &[bool], params: &CheckedParams) -> Result<Platt> {
+        let x = Array2::from_shape_fn((probabilities.len(), 1), |(i, _)| logit(probabilities[i]));
+        let model = fit_logistic(&x, labels, 1e-6, params)?;
+        Ok(Platt {
+            a: model.coefficients[0],
+            b: model.intercept,
+        })
+    }
+
+    pub fn apply(&self, p: f64) -> f64 {
+        sigmoid(self.a * logit(p) + self.b)
+    }
+}

@@ -1,0 +1,131 @@
+//! The reasons behind a churn score, in plain words, from the model's own contributions
+//! (coefficient × standardised value): the inputs that push this customer's score up the most.
+
+use super::inputs::{Input, Raw};
+
+fn days(x: f64) -> String {
+    format!("{} days", x.round() as i64)
+}
+
+/// What an input says about one customer, as a phrase a retention team reads.
+pub fn phrase(input: Input, raw: &Raw, horizon_days: u32) -> String {
+    let orders = |n: f64| {
+        let n = n.round() as i64;
+        if n == 1 {
+            "1 order".to_string()
+        } else {
+            format!("{n} orders")
+        }
+    };
+    match input {
+        Input::LogRecency => format!("no purchase for {}", days(raw.recency_days)),
+        Input::LogOverdue => match raw.gap_mean_days {
+            Some(gap) => format!(
+                "no purchase for {}; usually buys every {}",
+                days(raw.recency_days),
+                days(gap)
+            ),
+            None => format!("no purchase for {}", days(raw.recency_days)),
+        },
+        Input::LogFrequency => format!("{} in all", orders(raw.frequency)),
+        Input::LogPurchaseDays | Input::SinglePurchaseDay => {
+            if raw.purchase_days < 2.0 {
+                "bought only once".to_string()
+            } else {
+                format!(
+                    "bought on {} different days",
+                    raw.purchase_days.round() as i64
+                )
+            }
+        }
+        Input::LogMonetary => format!("spent {:.2} in all", raw.monetary_total),
+        Input::LogAvgOrderValue => format!("average order {:.2}", raw.avg_order_value),
+        Input::LogTenure => format!("customer for {}", days(raw.tenure_days)),
+        Input::LogOrders30d => format!("{} in the last 30 days", orders(raw.orders_30d)),
+        Input::LogOrders90d => format!("{} in the last 90 days", orders(raw.orders_90d)),
+        Input::LogOrders180d => format!("{} in the last 180 days", orders(raw.orders_180d)),
+        Input::LogGapMean => format!("usually buys every {}", days(raw.usual_gap_days())),
+        Input::GapCv => "irregular buying rhythm".to_string(),
+        Input::LogDistinctProducts => format!(
+            "bought {} different products",
+            raw.distinct_products.unwrap_or(0.0).round() as i64
+        ),
+        Input::LogPurchaseRate | Input::PurchaseInHorizon => format!(
+            "about {:.1} purchase days per {horizon_days} days",
+            raw.purchase_rate() * f64::from(horizon_days)
+        ),
+        Input::LogMedianPrice => match raw.median_unit_price {
+            Some(p) => format!("typical item price {p:.2}"),
+            None => "no item prices".to_string(),
+        },
+        Input::LogLines180d => format!(
+            "{} items bought in the last 180 days",
+            raw.lines_180d.round() as i64
+        ),
+        Input::ProductPropensity => "buys products whose buyers seldom come back".to_string(),
+    }
+}
+
+/// Up to `n` distinct phrases for the inputs with the largest positive contributions.
+pub fn top_reasons(
+    contributions: &[f64],
+    inputs: &[Input],
+    raw: &Raw,
+    horizon_days: u32,
+    n: usize,
+) -> Vec<String> {
+    let mut order: Vec<usize> = (0..inputs.len())
+        .filter(|&j| contributions[j] > 0.0)
+        .collect();
+    order.sort_by(|&a, &b| {
+        contributions[b]
+            .total_cmp(&contributions[a])
+            .then(a.cmp(&b))
+    });
+    let mut out: Vec<String> = Vec::with_capacity(n);
+    for j in order {
+        let text = phrase(inputs[j], raw, horizon_days);
+        // "no purchase for 142 days; usually buys every 30" already says "no purchase for 142 days".
+        if out
+            .iter()
+            .any(|r| r.starts_with(&text) || text.starts_with(r.as_str()))
+        {
+            continue;
+        }
+        out.push(text);
+        if out.len() == n {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strongest_positive_contributions_in_words_without_repeats() {
+        let raw = Raw {
+            recency_days: 142.0,
+            purchase_days: 4.0,
+            gap_mean_days: Some(30.0),
+            orders_90d: 0.0,
+            ..Raw::default()
+        };
+        let inputs = [
+            Input::LogRecency,
+            Input::LogOverdue,
+            Input::LogOrders90d,
+            Input::LogMonetary,
+        ];
+        let reasons = top_reasons(&[0.5, 0.9, 0.3, -1.0], &inputs, &raw, 90, 3);
+        assert_eq!(
+            reasons,
+            vec![
+                "no purchase for 142 days; usually buys every 30 days".to_string(),
+                "0 orders in the last 90 days".to_string(),
+            ]
+        );
+    }
+}

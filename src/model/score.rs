@@ -1,0 +1,98 @@
+//! Scoring: churn probability, risk tier, reasons, expected next order, expected value over the
+//! horizon and value at risk, for every customer of a scoring table.
+
+use chrono::Duration;
+use polars::prelude::*;
+
+use super::artifact::ChurnModel;
+use super::inputs::{self, Raw};
+use super::reasons;
+use crate::error::Result;
+use crate::features::from_epoch_days;
+use crate::schema::{feature as f, score as s};
+
+/// Risk tiers by churn probability (config `[scoring]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiskTiers {
+    /// At or above: "high".
+    pub high: f64,
+    /// At or above (and below `high`): "medium"; below: "low".
+    pub medium: f64,
+}
+
+impl RiskTiers {
+    pub fn tier(&self, p: f64) -> &'static str {
+        if p >= self.high {
+            "high"
+        } else if p >= self.medium {
+            "medium"
+        } else {
+            "low"
+        }
+    }
+}
+
+/// Expected spend over the horizon if the customer keeps their usual pace:
+/// purchase rate × horizon × average order value.
+pub fn expected_value(raw: &Raw, horizon_days: u32) -> f64 {
+    raw.purchase_rate() * f64::from(horizon_days) * raw.avg_order_value
+}
+
+/// Adds the score columns in front of the features of `table` (from [`super::train::scoring_table`]).
+pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<DataFrame> {
+    let rows = inputs::raw_rows(table)?;
+    let p = model.predict(&rows);
+    let contributions = model.contributions(&rows);
+    let horizon = model.horizon_days;
+    let mut reason_columns: [Vec<String>; 3] = Default::default();
+    for (i, raw) in rows.iter().enumerate() {
+        let row = contributions.row(i).to_vec();
+        let mut top = reasons::top_reasons(&row, &model.inputs, raw, horizon, 3).into_iter();
+        for column in &mut reason_columns {
+            column.push(top.next().unwrap_or_default());
+        }
+    }
+    let last = table.column(f::LAST_PURCHASE)?.cast(&DataType::Int32)?;
+    let next_order: Vec<Option<i32>> = last
+        .i32()?
+        .iter()
+        .zip(&rows)
+        .map(|(last, raw)| {
+            let gap = raw.gap_mean_days?;
+            let next = from_epoch_days(last?) + Duration::days(gap.round() as i64);
+            Some(crate::features::epoch_days(next))
+        })
+        .collect();
+    let value: Vec<f64> = rows.iter().map(|r| expected_value(r, horizon)).collect();
+    let at_risk: Vec<f64> = value.iter().zip(&p).map(|(v, p)| v * p).collect();
+    let tier: Vec<&str> = p.iter().map(|&x| tiers.tier(x)).collect();
+    let [r1, r2, r3] = reason_columns;
+    let mut out = DataFrame::new(
+        table.height(),
+        vec![
+            table.column(f::CUSTOMER_ID)?.clone(),
+            Column::new(s::CHURN_PROBABILITY.into(), p),
+            Column::new(s::RISK_TIER.into(), tier),
+            table.column(f::RFM_SEGMENT)?.clone(),
+            Column::new(s::REASON_1.into(), r1),
+            Column::new(s::REASON_2.into(), r2),
+            Column::new(s::REASON_3.into(), r3),
+            Int32Chunked::from_iter_options(s::EXPECTED_NEXT_ORDER.into(), next_order.into_iter())
+                .into_date()
+                .into_column(),
+            Column::new(s::EXPECTED_VALUE.into(), value),
+            Column::new(s::VALUE_AT_RISK.into(), at_risk),
+        ],
+    )?;
+    let taken: Vec<String> = out
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    for column in table.columns() {
+        if !taken.iter().any(|t| t == column.name().as_str()) {
+            out.with_column(column.clone())?;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,248 @@
+//! Training: features at `as_of − horizon`, labels from `[as_of − horizon, as_of)`. The penalty is
+//! chosen by a second, earlier window inside the training data (fit at `as_of − 2·horizon`, score
+//! at `as_of − horizon`), never by anything at or after `as_of`.
+
+use chrono::{Duration, NaiveDate};
+use polars::prelude::*;
+
+use super::artifact::{
+    Calibration, ChurnModel, InputFingerprint, Penalty, PenaltyTrial, TrainingWindow, WindowMetrics,
+};
+use super::fit::{self, CheckedParams, Platt, Scaler};
+use super::inputs::{self, Input, Raw};
+use super::metrics::{self, ChurnMetrics};
+use crate::clean::Transactions;
+use crate::config::FeatureOptions;
+use crate::error::{Error, Result};
+use crate::features::{self, labels::CHURNED, propensity};
+use crate::schema::feature as f;
+
+/// Customers of one snapshot with their raw inputs and, where known, churn labels.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub at: NaiveDate,
+    /// Features (and `product_propensity`) per customer, sorted by id.
+    pub table: DataFrame,
+    pub rows: Vec<Raw>,
+    pub labels: Vec<bool>,
+}
+
+impl Snapshot {
+    pub fn churn_rate(&self) -> f64 {
+        self.labels.iter().filter(|&&l| l).count() as f64 / self.labels.len().max(1) as f64
+    }
+}
+
+/// Features (with RFM segments) and product propensity at `at`, one row per customer, by id.
+pub fn scoring_table(
+    tx: &Transactions,
+    at: NaiveDate,
+    horizon_days: u32,
+    shrink: f64,
+    options: &FeatureOptions,
+) -> Result<DataFrame> {
+    let features = features::compute(tx, at, options)?.table;
+    let propensity = propensity::product_propensity(tx, at, horizon_days, shrink)?;
+    let id = || col(f::CUSTOMER_ID);
+    Ok(features
+        .lazy()
+        .left_join(propensity.lazy(), id(), id())
+        .with_column(col(propensity::PRODUCT_PROPENSITY).fill_null(lit(0.0)))
+        .sort([f::CUSTOMER_ID], SortMultipleOptions::default())
+        .collect()?)
+}
+
+/// [`scoring_table`] at `at`, with churn labels from `[at, at + horizon)`.
+pub fn snapshot(
+    tx: &Transactions,
+    at: NaiveDate,
+    horizon_days: u32,
+    shrink: f64,
+    options: &FeatureOptions,
+) -> Result<Snapshot> {
+    let table = scoring_table(tx, at, horizon_days, shrink, options)?;
+    let labels = features::labels::churn_labels(tx, at, horizon_days)?;
+    let id = || col(f::CUSTOMER_ID);
+    let table = table
+        .lazy()
+        .left_join(labels.lazy(), id(), id())
+        .collect()?;
+    let rows = inputs::raw_rows(&table)?;
+    let labels = table
+        .column(CHURNED)?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(true))
+        .collect();
+    Ok(Snapshot {
+        at,
+        table,
+        rows,
+        labels,
+    })
+}
+
+fn has_both_classes(s: &Snapshot) -> bool {
+    let churned = s.labels.iter().filter(|&&l| l).count();
+    churned > 0 && churned < s.labels.len()
+}
+
+/// What a penalty search found.
+struct Selection {
+    alpha: f64,
+    penalty: Penalty,
+    validation: Option<WindowMetrics>,
+    calibration: Option<Calibration>,
+}
+
+fn select_penalty(
+    tx: &Transactions,
+    train: &Snapshot,
+    as_of: NaiveDate,
+    horizon_days: u32,
+    params: &CheckedParams,
+    options: &FeatureOptions,
+) -> Result<Selection> {
+    let horizon = Duration::days(i64::from(horizon_days));
+    let earlier = snapshot(
+        tx,
+        as_of - horizon - horizon,
+        horizon_days,
+        params.propensity_shrink,
+        options,
+    );
+    let earlier = match earlier {
+        Ok(s) if has_both_classes(&s) => s,
+        Ok(_) | Err(Error::InsufficientData(_)) => {
+            return Ok(Selection {
+                alpha: params.default_alpha,
+                penalty: Penalty {
+                    alpha: params.default_alpha,
+                    chosen_by: format!(
+                        "default: too little history before {} for a validation window",
+                        as_of - horizon - horizon
+                    ),
+                    trials: Vec::new(),
+                },
+                validation: None,
+                calibration: None,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let inputs = Input::ALL;
+    let x_fit = inputs::design_matrix(&earlier.rows, &inputs, horizon_days);
+    let scaler = Scaler::fit(&x_fit);
+    let z_fit = scaler.transform(&x_fit);
+    let z_val = scaler.transform(&inputs::design_matrix(&train.rows, &inputs, horizon_days));
+    let mut trials = Vec::new();
+    let mut best: Option<(f64, f64, Vec<f64>)> = None;
+    for &alpha in &params.alphas {
+        let model = fit::fit_logistic(&z_fit, &earlier.labels, alpha, params)?;
+        let p = model.predict(&z_val);
+        let loss = metrics::log_loss(&train.labels, &p);
+        trials.push(PenaltyTrial {
+            alpha,
+            validation_log_loss: loss,
+        });
+        if best.as_ref().is_none_or(|(_, l, _)| loss < *l) {
+            best = Some((alpha, loss, p));
+        }
+    }
+    let (alpha, _, p) = best.ok_or_else(|| Error::Internal("empty penalty grid".into()))?;
+    let measured = ChurnMetrics::compute(&train.labels, &p);
+    let calibration = if measured.ece > params.max_validation_ece {
+        let platt = Platt::fit(&p, &train.labels, params)?;
+        Some(Calibration {
+            method: "platt".into(),
+            a: platt.a,
+            b: platt.b,
+            reason: format!(
+                "validation ECE {:.3} above {:.3}: probabilities are rescaled by Platt scaling fitted on the validation window",
+                measured.ece, params.max_validation_ece
+            ),
+        })
+    } else {
+        None
+    };
+    Ok(Selection {
+        alpha,
+        penalty: Penalty {
+            alpha,
+            chosen_by: format!(
+                "lowest log loss of a model fitted at {} and scored at {} (labels before {as_of})",
+                earlier.at, train.at
+            ),
+            trials,
+        },
+        validation: Some(WindowMetrics {
+            features_at: train.at.to_string(),
+            customers: train.labels.len(),
+            churn_rate: train.churn_rate(),
+            metrics: measured,
+        }),
+        calibration,
+    })
+}
+
+/// Trains the churn model for scoring at or after `as_of`.
+pub fn train(
+    tx: &Transactions,
+    as_of: NaiveDate,
+    horizon_days: u32,
+    params: &CheckedParams,
+    options: &FeatureOptions,
+    input: InputFingerprint,
+) -> Result<(ChurnModel, Snapshot)> {
+    let horizon = Duration::days(i64::from(horizon_days));
+    let train = snapshot(
+        tx,
+        as_of - horizon,
+        horizon_days,
+        params.propensity_shrink,
+        options,
+    )?;
+    if !has_both_classes(&train) {
+        return Err(Error::InsufficientData(format!(
+            "all {} customers at {} have the same churn label over the next {horizon_days} days",
+            train.labels.len(),
+            train.at
+        )));
+    }
+    let selection = select_penalty(tx, &train, as_of, horizon_days, params, options)?;
+    let inputs = Input::ALL.to_vec();
+    let x = inputs::design_matrix(&train.rows, &inputs, horizon_days);
+    let scaler = Scaler::fit(&x);
+    let logistic = fit::fit_logistic(
+        &scaler.transform(&x),
+        &train.labels,
+        selection.alpha,
+        params,
+    )?;
+    let mut model = ChurnModel::new(
+        inputs,
+        scaler,
+        logistic,
+        selection.calibration,
+        selection.penalty,
+        horizon_days,
+        as_of,
+        TrainingWindow {
+            features_at: train.at.to_string(),
+            labels_from: train.at.to_string(),
+            labels_until: as_of.to_string(),
+        },
+        params.propensity_shrink,
+        input,
+    );
+    let p = model.predict(&train.rows);
+    model.metrics.training = Some(WindowMetrics {
+        features_at: train.at.to_string(),
+        customers: train.labels.len(),
+        churn_rate: train.churn_rate(),
+        metrics: ChurnMetrics::compute(&train.labels, &p),
+    });
+    model.metrics.validation = selection.validation;
+    model.seal()?;
+    Ok((model, train))
+}

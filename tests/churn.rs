@@ -1,0 +1,222 @@
+//! The churn model: skill where there is signal, none where there is not, an artifact that
+//! reproduces its scores exactly and refuses to load when changed.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::*;
+use rand::{Rng, SeedableRng};
+use retain::ExitCode;
+use retain::config::{Config, FeatureOptions};
+use retain::model::artifact::{ChurnModel, InputFingerprint};
+use retain::model::fit::{self, Scaler};
+use retain::model::inputs::{self, Input};
+use retain::model::metrics;
+use retain::model::train;
+
+fn sample() -> retain::clean::Transactions {
+    load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv"),
+        &Config::default(),
+    )
+}
+
+fn fingerprint() -> InputFingerprint {
+    InputFingerprint {
+        path: "data/sample/transactions.csv".into(),
+        sha256: "test".into(),
+        bytes: 0,
+        rows_read: 0,
+    }
+}
+
+fn cutoff() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 10, 2).unwrap()
+}
+
+fn params() -> retain::model::fit::CheckedParams {
+    retain::model::ChurnParams::default().check().unwrap()
+}
+
+#[test]
+fn planted_signal_is_found_out_of_time() {
+    // The generator's customers stop for good with a personal probability after each order, so
+    // churn is predictable from recency and rhythm: the backtest must show clear skill.
+    let tx = sample();
+    let report = retain::model::backtest::backtest(
+        &tx,
+        cutoff(),
+        90,
+        &params(),
+        &FeatureOptions::default(),
+        fingerprint(),
+    )
+    .unwrap();
+    assert!(report.churn.auc > 0.8, "AUC {}", report.churn.auc);
+    assert!(report.churn.brier < 0.2, "Brier {}", report.churn.brier);
+    assert!(report.churn.lift_top_decile > 1.2);
+    assert_eq!(
+        report.test_customers,
+        report
+            .calibration
+            .iter()
+            .map(|b| b.customers)
+            .sum::<usize>()
+    );
+}
+
+#[test]
+fn labels_independent_of_the_features_give_no_skill() {
+    // Same customers, labels from a coin with P(churn) = 0.3 that never looks at them.
+    let tx = sample();
+    let options = FeatureOptions::default();
+    let at = |d| train::snapshot(&tx, d, 90, 20.0, &options).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut coin = |n: usize| (0..n).map(|_| rng.gen_bool(0.3)).collect::<Vec<bool>>();
+    let train_set = at(NaiveDate::from_ymd_opt(2024, 7, 4).unwrap());
+    let test_set = at(cutoff());
+    let (y_train, y_test) = (coin(train_set.rows.len()), coin(test_set.rows.len()));
+    let x = inputs::design_matrix(&train_set.rows, &Input::ALL, 90);
+    let scaler = Scaler::fit(&x);
+    let model = fit::fit_logistic(&scaler.transform(&x), &y_train, 10.0, &params()).unwrap();
+    let p =
+        model.predict(&scaler.transform(&inputs::design_matrix(&test_set.rows, &Input::ALL, 90)));
+    let auc = metrics::roc_auc(&y_test, &p);
+    assert!((auc - 0.5).abs() < 0.05, "AUC {auc}");
+    let base = y_train.iter().filter(|&&y| y).count() as f64 / y_train.len() as f64;
+    let mean = p.iter().sum::<f64>() / p.len() as f64;
+    assert!(
+        (mean - base).abs() < 0.03,
+        "mean p {mean} vs base rate {base}"
+    );
+    let std = (p.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / p.len() as f64).sqrt();
+    assert!(
+        std < 0.05,
+        "probabilities stay near the base rate: standard deviation {std}"
+    );
+}
+
+#[test]
+fn artifact_round_trip_reproduces_scores_exactly_and_refuses_changes() {
+    let tx = sample();
+    let (model, trained_on) = train::train(
+        &tx,
+        cutoff(),
+        90,
+        &params(),
+        &FeatureOptions::default(),
+        fingerprint(),
+    )
+    .unwrap();
+    let p = model.predict(&trained_on.rows);
+    assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    let bytes = model.to_json().unwrap();
+    let loaded = ChurnModel::from_json(&bytes, "test").unwrap();
+    assert_eq!(loaded.predict(&trained_on.rows), p);
+    assert_eq!(loaded.model_version, model.model_version);
+
+    let text = String::from_utf8(bytes).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["logistic"]["intercept"] = serde_json::json!(1.5);
+    let err = ChurnModel::from_json(value.to_string().as_bytes(), "tampered").unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::ModelMismatch);
+    assert!(err.to_string().contains("checksum"), "{err}");
+
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["format_version"] = serde_json::json!(99);
+    let err = ChurnModel::from_json(value.to_string().as_bytes(), "future").unwrap_err();
+    assert!(err.to_string().contains("format version 99"), "{err}");
+
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["inputs"][0] = serde_json::json!("shoe_size");
+    let err = ChurnModel::from_json(value.to_string().as_bytes(), "other").unwrap_err();
+    assert!(
+        err.to_string().contains("\"shoe_size\" is unknown"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_backtest_json_has_every_design_key_and_score_refuses_a_tampered_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv");
+    let out = retain_bin()
+        .args([
+            "backtest",
+            "--cutoff",
+            "2024-10-02",
+            "--horizon-days",
+            "90",
+            "--json",
+            "--input",
+        ])
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "cutoff",
+        "horizon_days",
+        "train_customers",
+        "test_customers",
+        "test_churn_rate",
+    ] {
+        assert!(report.get(key).is_some(), "missing {key}");
+    }
+    for key in [
+        "auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "lift_top_decile",
+        "ece",
+    ] {
+        assert!(report["churn"][key].is_f64(), "missing churn.{key}");
+    }
+    assert_eq!(report["cutoff"], "2024-10-02");
+
+    let models = dir.path().join("models");
+    let train = retain_bin()
+        .args(["train", "--as-of", "2024-12-31", "--model-dir"])
+        .arg(&models)
+        .arg("--input")
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert_eq!(
+        train.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let path = models.join("churn-model.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("\"horizon_days\": 90", "\"horizon_days\": 91", 1),
+    )
+    .unwrap();
+    let score = retain_bin()
+        .args(["score", "--model-dir"])
+        .arg(&models)
+        .arg("--out")
+        .arg(dir.path().join("scores"))
+        .arg("--input")
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert_eq!(
+        score.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&score.stderr)
+    );
+    assert!(!dir.path().join("scores").exists());
+}
