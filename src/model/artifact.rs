@@ -59,8 +59,11 @@ pub struct WindowMetrics {
 pub struct ModelMetrics {
     /// In-sample, on the training window.
     pub training: Option<WindowMetrics>,
-    /// The penalty-selection model scored on the training window's labels.
+    /// The penalty-selection model (fitted one horizon earlier) scored on the training window.
     pub validation: Option<WindowMetrics>,
+    /// A model fitted on three quarters of the training window, scored on the other quarter:
+    /// the calibration check.
+    pub holdout: Option<WindowMetrics>,
 }
 
 /// Which data the model was trained on.
@@ -104,6 +107,8 @@ pub struct ChurnModel {
     pub calibration: Option<Calibration>,
     pub penalty: Penalty,
     pub propensity_shrink: f64,
+    /// Customers the final fit used (a stratified sample when the window had more).
+    pub fit_rows: usize,
     pub metrics: ModelMetrics,
     pub training_input: InputFingerprint,
     /// sha256 of this JSON with `checksum` and `model_version` empty.
@@ -137,6 +142,7 @@ impl ChurnModel {
             calibration,
             penalty,
             propensity_shrink,
+            fit_rows: 0,
             metrics: ModelMetrics::default(),
             training_input,
             checksum: String::new(),

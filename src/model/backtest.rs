@@ -117,7 +117,7 @@ pub fn render(r: &BacktestReport) -> String {
         if r.model.calibrated {
             "Platt-calibrated"
         } else {
-            "uncalibrated (validation ECE within bounds)"
+            "uncalibrated (held-out ECE within bounds)"
         }
     );
     let _ = writeln!(

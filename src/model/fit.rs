@@ -20,8 +20,13 @@ pub struct ChurnParams {
     pub tolerance_per_row: f64,
     /// Pseudo-buyers that shrink a product's return share toward the overall share.
     pub propensity_shrink: f64,
-    /// Above this validation ECE the probabilities are recalibrated (Platt scaling).
-    pub max_validation_ece: f64,
+    /// Above this ECE on the held-out quarter of the training window, probabilities are
+    /// recalibrated by Platt scaling fitted on that quarter.
+    pub max_holdout_ece: f64,
+    /// Fits use at most this many customers: a seeded sample stratified by label. A model with a
+    /// few dozen parameters gains nothing from more, and linfa's fit is single-threaded.
+    pub max_fit_rows: usize,
+    pub sample_seed: u64,
 }
 
 impl Default for ChurnParams {
@@ -32,7 +37,9 @@ impl Default for ChurnParams {
             max_iterations: 1000,
             tolerance_per_row: 1e-5,
             propensity_shrink: 20.0,
-            max_validation_ece: 1.0,
+            max_holdout_ece: 0.05,
+            max_fit_rows: 250_000,
+            sample_seed: 42,
         }
     }
 }
@@ -63,6 +70,12 @@ impl ChurnParams {
                 self.default_alpha
             ));
         }
+        if self.max_fit_rows < 100 {
+            return bad(format!(
+                "max_fit_rows must be at least 100, got {}",
+                self.max_fit_rows
+            ));
+        }
         if self.max_iterations == 0 {
             return bad("max_iterations must be at least 1".into());
         }
@@ -80,6 +93,65 @@ impl ChurnParams {
         }
         Ok(CheckedParams(self))
     }
+}
+
+/// Row indices of a seeded random sample of at most `max_rows`, with the same share of each
+/// label as the whole (sorted, so the sample keeps input order); `None` when all rows fit.
+pub fn stratified_sample(labels: &[bool], max_rows: usize, seed: u64) -> Option<Vec<usize>> {
+    use rand::{Rng, SeedableRng};
+    if labels.len() <= max_rows {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut picked = Vec::with_capacity(max_rows);
+    for class in [true, false] {
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        let take = (members.len() as f64 * max_rows as f64 / labels.len() as f64).round() as usize;
+        for k in 0..take.min(members.len()) {
+            let j = rng.gen_range(k..members.len());
+            members.swap(k, j);
+        }
+        picked.extend_from_slice(&members[..take.min(members.len())]);
+    }
+    picked.sort_unstable();
+    Some(picked)
+}
+
+/// A seeded split of the rows, stratified by label: (the rest, the held-out `share`).
+pub fn holdout_split(labels: &[bool], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let held = ((labels.len() as f64) * share).round() as usize;
+    let held = stratified_sample(labels, held.max(1), seed).unwrap_or_default();
+    let mut is_held = vec![false; labels.len()];
+    for &i in &held {
+        is_held[i] = true;
+    }
+    ((0..labels.len()).filter(|&i| !is_held[i]).collect(), held)
+}
+
+/// The rows of `x` and `labels` at `rows`.
+pub fn take_rows(x: &Array2<f64>, labels: &[bool], rows: &[usize]) -> (Array2<f64>, Vec<bool>) {
+    (
+        x.select(Axis(0), rows),
+        rows.iter().map(|&i| labels[i]).collect(),
+    )
+}
+
+/// Fits the scaler and the model on all rows, or on a stratified sample of at most
+/// `params.max_fit_rows`; returns the sample size.
+pub fn fit_scaled(
+    x: &Array2<f64>,
+    labels: &[bool],
+    alpha: f64,
+    params: &CheckedParams,
+) -> Result<(Scaler, Logistic, usize)> {
+    let sample = stratified_sample(labels, params.max_fit_rows, params.sample_seed);
+    let (x, labels) = match &sample {
+        Some(rows) => take_rows(x, labels, rows),
+        None => (x.clone(), labels.to_vec()),
+    };
+    let scaler = Scaler::fit(&x);
+    let model = fit_logistic(&scaler.transform(&x), &labels, alpha, params)?;
+    Ok((scaler, model, labels.len()))
 }
 
 /// Mean and standard deviation per input, from the training rows only.
@@ -170,6 +242,45 @@ pub fn fit_logistic(
 }
 
 /// Platt scaling: P = σ(a · logit(p) + b), fitted on validation predictions.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stratified_sample_keeps_the_label_share_and_is_seeded() {
+        let labels: Vec<bool> = (0..1000).map(|i| i % 4 == 0).collect();
+        let a = stratified_sample(&labels, 200, 7).unwrap();
+        assert_eq!(a.len(), 200);
+        assert_eq!(a.iter().filter(|&&i| labels[i]).count(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(stratified_sample(&labels, 200, 7).unwrap(), a);
+        assert_ne!(stratified_sample(&labels, 200, 8).unwrap(), a);
+        assert!(stratified_sample(&labels, 1000, 7).is_none());
+    }
+
+    #[test]
+    fn coefficients_describe_churn_whichever_class_is_larger() {
+        // One input; churn when x > 0. With churners the minority and then the majority, the
+        // coefficient must be positive both times (linfa's positive class is the larger one).
+        for share in [0.2, 0.8] {
+            let n = 400;
+            let x = Array2::from_shape_fn((n, 1), |(i, _)| {
+                20.0 * ((i as f64 / n as f64) - (1.0 - share))
+            });
+            let y: Vec<bool> = (0..n).map(|i| x[[i, 0]] > 0.0).collect();
+            let params = ChurnParams::default().check().unwrap();
+            let m = fit_logistic(&x, &y, 1.0, &params).unwrap();
+            assert!(
+                m.coefficients[0] > 0.0,
+                "share {share}: {:?}",
+                m.coefficients
+            );
+            let p = m.predict(&x);
+            assert!(p[n - 1] > 0.9 && p[0] < 0.1);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Platt {
     pub a: f64,

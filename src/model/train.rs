@@ -92,7 +92,6 @@ struct Selection {
     alpha: f64,
     penalty: Penalty,
     validation: Option<WindowMetrics>,
-    calibration: Option<Calibration>,
 }
 
 fn select_penalty(
@@ -125,20 +124,24 @@ fn select_penalty(
                     trials: Vec::new(),
                 },
                 validation: None,
-                calibration: None,
             });
         }
         Err(e) => return Err(e),
     };
     let inputs = Input::ALL;
     let x_fit = inputs::design_matrix(&earlier.rows, &inputs, horizon_days);
+    let (x_fit, y_fit) =
+        match fit::stratified_sample(&earlier.labels, params.max_fit_rows, params.sample_seed) {
+            Some(rows) => fit::take_rows(&x_fit, &earlier.labels, &rows),
+            None => (x_fit, earlier.labels.clone()),
+        };
     let scaler = Scaler::fit(&x_fit);
     let z_fit = scaler.transform(&x_fit);
     let z_val = scaler.transform(&inputs::design_matrix(&train.rows, &inputs, horizon_days));
     let mut trials = Vec::new();
     let mut best: Option<(f64, f64, Vec<f64>)> = None;
     for &alpha in &params.alphas {
-        let model = fit::fit_logistic(&z_fit, &earlier.labels, alpha, params)?;
+        let model = fit::fit_logistic(&z_fit, &y_fit, alpha, params)?;
         let p = model.predict(&z_val);
         let loss = metrics::log_loss(&train.labels, &p);
         trials.push(PenaltyTrial {
@@ -151,20 +154,6 @@ fn select_penalty(
     }
     let (alpha, _, p) = best.ok_or_else(|| Error::Internal("empty penalty grid".into()))?;
     let measured = ChurnMetrics::compute(&train.labels, &p);
-    let calibration = if measured.ece > params.max_validation_ece {
-        let platt = Platt::fit(&p, &train.labels, params)?;
-        Some(Calibration {
-            method: "platt".into(),
-            a: platt.a,
-            b: platt.b,
-            reason: format!(
-                "validation ECE {:.3} above {:.3}: probabilities are rescaled by Platt scaling fitted on the validation window",
-                measured.ece, params.max_validation_ece
-            ),
-        })
-    } else {
-        None
-    };
     Ok(Selection {
         alpha,
         penalty: Penalty {
@@ -181,8 +170,45 @@ fn select_penalty(
             churn_rate: train.churn_rate(),
             metrics: measured,
         }),
-        calibration,
     })
+}
+
+/// Fits on three quarters of the training window and measures calibration on the held-out quarter
+/// (same window, so a shift between seasons does not pass for a badly shaped fit). Above
+/// `max_holdout_ece`, Platt scaling fitted on that quarter is returned for the final model.
+fn check_calibration(
+    x: &ndarray::Array2<f64>,
+    train: &Snapshot,
+    alpha: f64,
+    params: &CheckedParams,
+) -> Result<(Option<Calibration>, WindowMetrics)> {
+    let (rest, held) = fit::holdout_split(&train.labels, 0.25, params.sample_seed);
+    let (x_rest, y_rest) = fit::take_rows(x, &train.labels, &rest);
+    let (x_held, y_held) = fit::take_rows(x, &train.labels, &held);
+    let (scaler, model, _) = fit::fit_scaled(&x_rest, &y_rest, alpha, params)?;
+    let p = model.predict(&scaler.transform(&x_held));
+    let measured = ChurnMetrics::compute(&y_held, &p);
+    let calibration = if measured.ece > params.max_holdout_ece {
+        let platt = Platt::fit(&p, &y_held, params)?;
+        Some(Calibration {
+            method: "platt".into(),
+            a: platt.a,
+            b: platt.b,
+            reason: format!(
+                "ECE {:.3} on a held-out quarter of the training window is above {:.3}",
+                measured.ece, params.max_holdout_ece
+            ),
+        })
+    } else {
+        None
+    };
+    let holdout = WindowMetrics {
+        features_at: train.at.to_string(),
+        customers: held.len(),
+        churn_rate: y_held.iter().filter(|&&y| y).count() as f64 / held.len().max(1) as f64,
+        metrics: measured,
+    };
+    Ok((calibration, holdout))
 }
 
 /// Trains the churn model for scoring at or after `as_of`.
@@ -212,18 +238,13 @@ pub fn train(
     let selection = select_penalty(tx, &train, as_of, horizon_days, params, options)?;
     let inputs = Input::ALL.to_vec();
     let x = inputs::design_matrix(&train.rows, &inputs, horizon_days);
-    let scaler = Scaler::fit(&x);
-    let logistic = fit::fit_logistic(
-        &scaler.transform(&x),
-        &train.labels,
-        selection.alpha,
-        params,
-    )?;
+    let (calibration, holdout) = check_calibration(&x, &train, selection.alpha, params)?;
+    let (scaler, logistic, fit_rows) = fit::fit_scaled(&x, &train.labels, selection.alpha, params)?;
     let mut model = ChurnModel::new(
         inputs,
         scaler,
         logistic,
-        selection.calibration,
+        calibration,
         selection.penalty,
         horizon_days,
         as_of,
@@ -243,6 +264,8 @@ pub fn train(
         metrics: ChurnMetrics::compute(&train.labels, &p),
     });
     model.metrics.validation = selection.validation;
+    model.metrics.holdout = Some(holdout);
+    model.fit_rows = fit_rows;
     model.seal()?;
     Ok((model, train))
 }

@@ -1,0 +1,94 @@
+//! Benchmarks of the churn model's fit, run on demand (they measure, they never fail on time):
+//!
+//!   cargo test --release --test bench -- --ignored --nocapture
+//!
+//! Features of 100,000 generated customers are computed once; 1 M and 10 M customer matrices are
+//! drawn from them with replacement (generating 10 M customers' purchases would need ~240 M rows).
+
+mod common;
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use ndarray::Axis;
+use rand::{Rng, SeedableRng};
+use retain::config::{Config, FeatureOptions};
+use retain::generate::{GenerateParams, generate};
+use retain::model::fit::{self, Scaler};
+use retain::model::inputs::{self, Input};
+use retain::model::train;
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture in release"]
+fn fit_time_by_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.parquet");
+    let started = Instant::now();
+    let mut table = generate(&GenerateParams {
+        customers: 100_000,
+        seed: 1,
+        start: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+        days: 730,
+    })
+    .unwrap();
+    retain::io::write::write_table(&mut table, &path).unwrap();
+    let tx = common::load(&path, &Config::default());
+    println!(
+        "generated and cleaned {} rows in {:.2} s",
+        tx.accounting.rows_read,
+        started.elapsed().as_secs_f64()
+    );
+
+    let params = retain::model::ChurnParams::default().check().unwrap();
+    let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let started = Instant::now();
+    let fingerprint = retain::model::artifact::InputFingerprint {
+        path: "generated".into(),
+        sha256: String::new(),
+        bytes: 0,
+        rows_read: tx.accounting.rows_read,
+    };
+    let (model, trained_on) = train::train(
+        &tx,
+        as_of,
+        90,
+        &params,
+        &FeatureOptions::default(),
+        fingerprint,
+    )
+    .unwrap();
+    println!(
+        "| train (3 snapshots, penalty search, holdout check, final fit) | {} customers | {:.2} s |",
+        trained_on.labels.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let _ = model;
+
+    let x = inputs::design_matrix(&trained_on.rows, &Input::ALL, 90);
+    let y = trained_on.labels.clone();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    println!("| fit | customers | wall |\n| --- | --- | --- |");
+    for (n, capped) in [
+        (100_000usize, false),
+        (1_000_000, false),
+        (1_000_000, true),
+        (10_000_000, true),
+    ] {
+        let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..y.len())).collect();
+        let xs = x.select(Axis(0), &rows);
+        let ys: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
+        let started = Instant::now();
+        let label = if capped {
+            let (_, _, used) = fit::fit_scaled(&xs, &ys, 10.0, &params).unwrap();
+            format!("stratified sample of {used}")
+        } else {
+            let scaler = Scaler::fit(&xs);
+            fit::fit_logistic(&scaler.transform(&xs), &ys, 10.0, &params).unwrap();
+            "all rows".to_string()
+        };
+        println!(
+            "| linfa fit, {label} | {n} | {:.2} s |",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
