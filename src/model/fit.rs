@@ -103,15 +103,17 @@ pub fn stratified_sample(labels: &[bool], max_rows: usize, seed: u64) -> Option<
         return None;
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let positives = labels.iter().filter(|&&l| l).count();
+    let take_positive = (positives as f64 * max_rows as f64 / labels.len() as f64).round() as usize;
     let mut picked = Vec::with_capacity(max_rows);
-    for class in [true, false] {
+    for (class, take) in [(true, take_positive), (false, max_rows - take_positive)] {
         let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        let take = (members.len() as f64 * max_rows as f64 / labels.len() as f64).round() as usize;
-        for k in 0..take.min(members.len()) {
+        let take = take.min(members.len());
+        for k in 0..take {
             let j = rng.gen_range(k..members.len());
             members.swap(k, j);
         }
-        picked.extend_from_slice(&members[..take.min(members.len())]);
+        picked.extend_from_slice(&members[..take]);
     }
     picked.sort_unstable();
     Some(picked)

@@ -4,6 +4,7 @@
 
 use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::artifact::{
     Calibration, ChurnModel, InputFingerprint, Penalty, PenaltyTrial, TrainingWindow, WindowMetrics,
@@ -138,20 +139,27 @@ fn select_penalty(
     let scaler = Scaler::fit(&x_fit);
     let z_fit = scaler.transform(&x_fit);
     let z_val = scaler.transform(&inputs::design_matrix(&train.rows, &inputs, horizon_days));
-    let mut trials = Vec::new();
-    let mut best: Option<(f64, f64, Vec<f64>)> = None;
-    for &alpha in &params.alphas {
-        let model = fit::fit_logistic(&z_fit, &y_fit, alpha, params)?;
-        let p = model.predict(&z_val);
-        let loss = metrics::log_loss(&train.labels, &p);
-        trials.push(PenaltyTrial {
-            alpha,
-            validation_log_loss: loss,
-        });
-        if best.as_ref().is_none_or(|(_, l, _)| loss < *l) {
-            best = Some((alpha, loss, p));
-        }
-    }
+    // One fit per penalty, in parallel: they are independent.
+    let fits: Vec<(f64, f64, Vec<f64>)> = params
+        .alphas
+        .par_iter()
+        .map(|&alpha| {
+            let model = fit::fit_logistic(&z_fit, &y_fit, alpha, params)?;
+            let p = model.predict(&z_val);
+            Ok((alpha, metrics::log_loss(&train.labels, &p), p))
+        })
+        .collect::<Result<_>>()?;
+    let trials = fits
+        .iter()
+        .map(|(alpha, loss, _)| PenaltyTrial {
+            alpha: *alpha,
+            validation_log_loss: *loss,
+        })
+        .collect();
+    // Lowest loss; on a tie the first in grid order (the weaker penalty).
+    let best = fits
+        .into_iter()
+        .reduce(|best, next| if next.1 < best.1 { next } else { best });
     let (alpha, _, p) = best.ok_or_else(|| Error::Internal("empty penalty grid".into()))?;
     let measured = ChurnMetrics::compute(&train.labels, &p);
     Ok(Selection {
@@ -238,8 +246,12 @@ pub fn train(
     let selection = select_penalty(tx, &train, as_of, horizon_days, params, options)?;
     let inputs = Input::ALL.to_vec();
     let x = inputs::design_matrix(&train.rows, &inputs, horizon_days);
-    let (calibration, holdout) = check_calibration(&x, &train, selection.alpha, params)?;
-    let (scaler, logistic, fit_rows) = fit::fit_scaled(&x, &train.labels, selection.alpha, params)?;
+    let (checked, fitted) = rayon::join(
+        || check_calibration(&x, &train, selection.alpha, params),
+        || fit::fit_scaled(&x, &train.labels, selection.alpha, params),
+    );
+    let (calibration, holdout) = checked?;
+    let (scaler, logistic, fit_rows) = fitted?;
     let mut model = ChurnModel::new(
         inputs,
         scaler,
