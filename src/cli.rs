@@ -197,6 +197,9 @@ pub struct BacktestArgs {
     /// Print the report as JSON (DESIGN.md keys) instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Products suggested per customer in the recommendation part.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub k: usize,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

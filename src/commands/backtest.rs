@@ -14,7 +14,10 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     let tx = &cleaned.transactions;
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let started = std::time::Instant::now();
-    let report = backtest::backtest(
+    if args.k == 0 {
+        return Err(Error::Usage("--k must be at least 1".into()));
+    }
+    let mut report = backtest::backtest(
         tx,
         cutoff,
         config.model.horizon_days,
@@ -22,6 +25,19 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         &config.features,
         fingerprint,
     )?;
+    if tx.has(crate::schema::input::PRODUCT_ID) {
+        report.recommendations = Some(crate::recommend::evaluate::backtest(
+            tx,
+            cutoff,
+            config.model.horizon_days,
+            args.k,
+            &crate::recommend::CoPurchaseParams::default(),
+        )?);
+    } else {
+        report
+            .warnings
+            .push("no product_id column: no recommendations to evaluate".into());
+    }
     super::progress(format!(
         "backtest done ({:.2} s)",
         started.elapsed().as_secs_f64()

@@ -27,6 +27,9 @@ pub struct BacktestReport {
     pub model: ModelSummary,
     pub calibration: Vec<CalibrationBin>,
     pub deciles: Vec<Decile>,
+    /// Absent when the input has no product ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommendations: Option<crate::recommend::evaluate::RecommendationReport>,
     pub warnings: Vec<String>,
 }
 
@@ -85,6 +88,7 @@ pub fn backtest(
         },
         calibration: metrics::calibration_table(&test.labels, &p, 10),
         deciles: metrics::decile_table(&test.labels, &p),
+        recommendations: None,
         warnings,
     })
 }
@@ -143,6 +147,25 @@ pub fn render(r: &BacktestReport) -> String {
             "  {:>4}  {:>9}  {:>6.3}  {:>7.3}  {:>4.2}",
             d.decile, d.customers, d.mean_probability, d.churn_rate, d.lift
         );
+    }
+    if let Some(rec) = &r.recommendations {
+        let _ = writeln!(
+            s,
+            "\nrecommendations (k = {})  hit rate  recall   users",
+            rec.k
+        );
+        for (name, m) in [
+            ("all", &rec.all),
+            ("new (cross-sell)", &rec.new),
+            ("popularity, all", &rec.popularity_baseline.all),
+            ("popularity, new", &rec.popularity_baseline.new),
+        ] {
+            let _ = writeln!(
+                s,
+                "  {name:<22} {:>8.3}  {:>6.3}  {:>6}",
+                m.hit_rate, m.recall, m.users
+            );
+        }
     }
     for w in &r.warnings {
         let _ = writeln!(s, "warning: {w}");

@@ -1,0 +1,228 @@
+//! The co-purchase model: item-item similarity from co-occurrence in baskets and in customers'
+//! product sets, down-weighted for large sets, shrunk toward zero for rare pairs.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::history::History;
+
+/// Parameters of the co-purchase model (saved with it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoPurchaseParams {
+    /// A basket or customer set counts at most this many products (a customer's most recent).
+    pub max_set: usize,
+    /// Shrinkage: a pair seen `c` times (weighted) keeps `c / (c + shrink)` of its similarity.
+    pub shrink: f64,
+    /// Neighbours kept per product.
+    pub neighbours: usize,
+    /// Also count co-occurrence within each customer's product set, not only within baskets.
+    pub customer_sets: bool,
+    /// Popularity counts distinct buyers over this many days before the as-of date.
+    pub popularity_days: i32,
+}
+
+impl Default for CoPurchaseParams {
+    fn default() -> Self {
+        CoPurchaseParams {
+            max_set: 50,
+            shrink: 10.0,
+            neighbours: 100,
+            customer_sets: true,
+            popularity_days: 90,
+        }
+    }
+}
+
+/// One neighbour of a product.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Neighbour {
+    pub product: u32,
+    pub similarity: f32,
+    /// Customers who bought both (within the capped sets).
+    pub customers_together: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct CoPurchaseModel {
+    pub params: CoPurchaseParams,
+    /// By product code, most similar first.
+    pub neighbours: Vec<Vec<Neighbour>>,
+    /// Distinct buyers per product code over the popularity window.
+    pub recent_buyers: Vec<u32>,
+    pub product_ids: Vec<String>,
+    pub product_names: Vec<String>,
+}
+
+/// Weight of one set of `n` products: large sets (wholesale orders) say less about each pair.
+fn set_weight(n: usize) -> f64 {
+    1.0 / ((1 + n) as f64).log2()
+}
+
+/// Weighted occurrence per product, and weighted co-occurrence with raw counts per pair
+/// (`a < b`, key `a << 32 | b`), from sets of distinct product codes.
+pub fn cooccurrence(sets: &[Vec<u32>], n_products: usize) -> (Vec<f64>, Vec<(u64, f64, u32)>) {
+    let mut occurrence = vec![0.0; n_products];
+    for set in sets {
+        let w = set_weight(set.len());
+        for &p in set {
+            occurrence[p as usize] += w;
+        }
+    }
+    let mut pairs: Vec<(u64, f64)> = sets
+        .par_iter()
+        .flat_map_iter(|set| {
+            let w = set_weight(set.len());
+            let mut sorted = set.clone();
+            sorted.sort_unstable();
+            let mut out = Vec::with_capacity(sorted.len() * sorted.len().saturating_sub(1) / 2);
+            for (i, &a) in sorted.iter().enumerate() {
+                for &b in &sorted[i + 1..] {
+                    out.push(((u64::from(a) << 32) | u64::from(b), w));
+                }
+            }
+            out.into_iter()
+        })
+        .collect();
+    pairs.par_sort_unstable_by_key(|(key, _)| *key);
+    let mut merged: Vec<(u64, f64, u32)> = Vec::new();
+    for (key, w) in pairs {
+        match merged.last_mut() {
+            Some(last) if last.0 == key => {
+                last.1 += w;
+                last.2 += 1;
+            }
+            _ => merged.push((key, w, 1)),
+        }
+    }
+    (occurrence, merged)
+}
+
+/// Shrunk cosine: `c / √(nₐ n_b) · c / (c + shrink)`.
+pub fn similarity(together: f64, n_a: f64, n_b: f64, shrink: f64) -> f64 {
+    if n_a <= 0.0 || n_b <= 0.0 {
+        return 0.0;
+    }
+    together / (n_a * n_b).sqrt() * together / (together + shrink)
+}
+
+impl CoPurchaseModel {
+    pub fn fit(history: &History, params: &CoPurchaseParams) -> CoPurchaseModel {
+        let n = history.n_products();
+        let cap = |set: &[u32]| set[..set.len().min(params.max_set)].to_vec();
+        let baskets: Vec<Vec<u32>> = history.baskets.iter().map(|b| cap(b)).collect();
+        // (pair key, similarity, customers together), sorted by key.
+        let scored_pairs = |sets: &[Vec<u32>], count_customers: bool| -> Vec<(u64, f64, u32)> {
+            let (occurrence, pairs) = cooccurrence(sets, n);
+            pairs
+                .into_iter()
+                .map(|(key, together, count)| {
+                    let (a, b) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
+                    let s = similarity(together, occurrence[a], occurrence[b], params.shrink);
+                    (key, s, if count_customers { count } else { 0 })
+                })
+                .collect()
+        };
+        let mut merged = scored_pairs(&baskets, false);
+        if params.customer_sets {
+            let sets: Vec<Vec<u32>> = history
+                .customers
+                .iter()
+                .filter(|owned| owned.len() > 1)
+                .map(|owned| {
+                    let mut recent: Vec<_> = owned.iter().collect();
+                    recent.sort_by_key(|o| (o.age_days, o.product));
+                    recent
+                        .iter()
+                        .take(params.max_set)
+                        .map(|o| o.product)
+                        .collect()
+                })
+                .collect();
+            let by_customer = scored_pairs(&sets, true);
+            // Both lists are sorted by key: merge them, adding the two similarities.
+            let mut out = Vec::with_capacity(merged.len() + by_customer.len());
+            let (mut i, mut j) = (0, 0);
+            while i < merged.len() || j < by_customer.len() {
+                let take_left =
+                    j >= by_customer.len() || (i < merged.len() && merged[i].0 < by_customer[j].0);
+                let take_right =
+                    i >= merged.len() || (j < by_customer.len() && by_customer[j].0 < merged[i].0);
+                if take_left {
+                    out.push(merged[i]);
+                    i += 1;
+                } else if take_right {
+                    out.push(by_customer[j]);
+                    j += 1;
+                } else {
+                    out.push((
+                        merged[i].0,
+                        merged[i].1 + by_customer[j].1,
+                        by_customer[j].2,
+                    ));
+                    i += 1;
+                    j += 1;
+                }
+            }
+            merged = out;
+        }
+        let mut scored: Vec<Vec<(u32, f64, u32)>> = vec![Vec::new(); n];
+        for (key, s, customers) in merged {
+            let (a, b) = ((key >> 32) as u32, (key & 0xFFFF_FFFF) as u32);
+            scored[a as usize].push((b, s, customers));
+            scored[b as usize].push((a, s, customers));
+        }
+        let ids = &history.product_ids;
+        let neighbours = scored
+            .into_par_iter()
+            .map(|mut list| {
+                list.sort_by(|x, y| {
+                    y.1.total_cmp(&x.1)
+                        .then_with(|| ids[x.0 as usize].cmp(&ids[y.0 as usize]))
+                });
+                list.truncate(params.neighbours);
+                list.into_iter()
+                    .map(|(product, s, customers)| Neighbour {
+                        product,
+                        similarity: s as f32,
+                        customers_together: customers,
+                    })
+                    .collect()
+            })
+            .collect();
+        CoPurchaseModel {
+            params: params.clone(),
+            neighbours,
+            recent_buyers: history.recent_buyers.clone(),
+            product_ids: history.product_ids.clone(),
+            product_names: history.product_names.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooccurrence_by_hand() {
+        // Baskets {0,1,2}, {0,1}, {1,3}: weights 1/log2(4) = 0.5 and 1/log2(3) ≈ 0.631.
+        let sets = vec![vec![2, 0, 1], vec![1, 0], vec![1, 3]];
+        let (n, pairs) = cooccurrence(&sets, 4);
+        let w3 = 0.5;
+        let w2 = 1.0 / 3f64.log2();
+        assert!((n[0] - (w3 + w2)).abs() < 1e-12);
+        assert!((n[1] - (w3 + 2.0 * w2)).abs() < 1e-12);
+        assert!((n[3] - w2).abs() < 1e-12);
+        let get = |a: u64, b: u64| pairs.iter().find(|p| p.0 == (a << 32 | b)).copied();
+        let (_, c01, k01) = get(0, 1).unwrap();
+        assert!((c01 - (w3 + w2)).abs() < 1e-12);
+        assert_eq!(k01, 2);
+        assert_eq!(get(1, 3).unwrap().2, 1);
+        assert!(get(0, 3).is_none());
+        assert_eq!(pairs.len(), 4); // 0-1, 0-2, 1-2, 1-3
+        // Shrunk cosine of 0 and 1: c / √(n0 n1) · c / (c + 10).
+        let s = similarity(c01, n[0], n[1], 10.0);
+        let expected = c01 / (n[0] * n[1]).sqrt() * c01 / (c01 + 10.0);
+        assert!((s - expected).abs() < 1e-15);
+    }
+}

@@ -1,0 +1,157 @@
+//! What each customer bought before a date, and the baskets and popularity the model learns from.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::clean::{LineKind, Transactions};
+use crate::error::Result;
+use crate::features::{day, epoch_days};
+use crate::schema::line;
+
+/// One product in a customer's history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Owned {
+    pub product: u32,
+    /// Distinct orders with this product.
+    pub orders: u32,
+    /// Days between the last purchase of it and the as-of date.
+    pub age_days: i32,
+}
+
+/// Purchase history before `as_of`, on the integer codes of [`crate::clean::encode`].
+#[derive(Debug, Clone)]
+pub struct History {
+    pub as_of: NaiveDate,
+    /// Indexed by `customer_ix`; products sorted by code. Empty for customers without products.
+    pub customers: Vec<Vec<Owned>>,
+    /// Distinct products of each order (first `max_basket` kept), orders with ≥ 1 product.
+    pub baskets: Vec<Vec<u32>>,
+    /// Distinct buyers per product (`product_ix`) in the popularity window before `as_of`.
+    pub recent_buyers: Vec<u32>,
+    /// Text id and name of every product code.
+    pub product_ids: Vec<String>,
+    pub product_names: Vec<String>,
+}
+
+fn u32s(df: &DataFrame, name: &str) -> Result<Vec<u32>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::UInt32)?
+        .u32()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
+impl History {
+    pub fn build(tx: &Transactions, as_of: NaiveDate, popularity_days: i32) -> Result<History> {
+        let as_of_days = epoch_days(as_of);
+        let purchases = tx.lines.clone().lazy().filter(
+            col(line::KIND)
+                .eq(lit(LineKind::Purchase.code()))
+                .and(col(line::PRODUCT_IX).is_not_null()),
+        );
+        let catalog = purchases
+            .clone()
+            .group_by([col(line::PRODUCT_IX)])
+            .agg([
+                col(line::PRODUCT_ID).first(),
+                col(line::PRODUCT_NAME).drop_nulls().first(),
+            ])
+            .sort([line::PRODUCT_IX], SortMultipleOptions::default())
+            .collect()?;
+        let n_products = catalog
+            .column(line::PRODUCT_IX)?
+            .u32()?
+            .max()
+            .map_or(0, |m| m as usize + 1);
+        let mut product_ids = vec![String::new(); n_products];
+        let mut product_names = vec![String::new(); n_products];
+        let codes = u32s(&catalog, line::PRODUCT_IX)?;
+        let ids = catalog.column(line::PRODUCT_ID)?.str()?.clone();
+        let names = catalog.column(line::PRODUCT_NAME)?.str()?.clone();
+        for (i, &code) in codes.iter().enumerate() {
+            product_ids[code as usize] = ids.get(i).unwrap_or_default().to_string();
+            product_names[code as usize] = names.get(i).unwrap_or_default().trim_end().to_string();
+        }
+
+        let before = purchases.filter(day().lt(lit(as_of_days)));
+        let owned = before
+            .clone()
+            .group_by([col(line::CUSTOMER_IX), col(line::PRODUCT_IX)])
+            .agg([
+                col(line::ORDER_IX).n_unique().alias("orders"),
+                day().max().alias("last"),
+            ])
+            .sort(
+                [line::CUSTOMER_IX, line::PRODUCT_IX],
+                SortMultipleOptions::default(),
+            )
+            .collect()?;
+        let n_customers = tx.customers.height();
+        let mut customers = vec![Vec::new(); n_customers];
+        let (cix, pix, orders) = (
+            u32s(&owned, line::CUSTOMER_IX)?,
+            u32s(&owned, line::PRODUCT_IX)?,
+            u32s(&owned, "orders")?,
+        );
+        let last = owned.column("last")?.i32()?.clone();
+        for i in 0..owned.height() {
+            customers[cix[i] as usize].push(Owned {
+                product: pix[i],
+                orders: orders[i],
+                age_days: as_of_days - last.get(i).unwrap_or(as_of_days),
+            });
+        }
+
+        let lines = before
+            .clone()
+            .select([col(line::ORDER_IX), col(line::PRODUCT_IX)])
+            .unique_stable(None, UniqueKeepStrategy::First)
+            .sort(
+                [line::ORDER_IX],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .collect()?;
+        let (oix, pix) = (
+            u32s(&lines, line::ORDER_IX)?,
+            u32s(&lines, line::PRODUCT_IX)?,
+        );
+        let mut baskets: Vec<Vec<u32>> = Vec::new();
+        let mut current = u32::MAX;
+        for (o, p) in oix.into_iter().zip(pix) {
+            if o != current {
+                baskets.push(Vec::new());
+                current = o;
+            }
+            if let Some(b) = baskets.last_mut() {
+                b.push(p);
+            }
+        }
+
+        let recent = before
+            .filter(day().gt_eq(lit(as_of_days - popularity_days)))
+            .group_by([col(line::PRODUCT_IX)])
+            .agg([col(line::CUSTOMER_IX).n_unique().alias("buyers")])
+            .collect()?;
+        let mut recent_buyers = vec![0u32; n_products];
+        for (p, b) in u32s(&recent, line::PRODUCT_IX)?
+            .into_iter()
+            .zip(u32s(&recent, "buyers")?)
+        {
+            recent_buyers[p as usize] = b;
+        }
+        Ok(History {
+            as_of,
+            customers,
+            baskets,
+            recent_buyers,
+            product_ids,
+            product_names,
+        })
+    }
+
+    pub fn n_products(&self) -> usize {
+        self.product_ids.len()
+    }
+}
