@@ -23,8 +23,10 @@ pub enum Command {
     Features(FeaturesArgs),
     /// Write realistic synthetic purchases (deterministic per seed).
     Generate(GenerateArgs),
-    /// Train the churn model and save it (models/churn-model.json).
+    /// Train the churn and co-purchase models and save them in the model directory.
     Train(TrainArgs),
+    /// Product suggestions per customer (repurchase and cross-sell), long format.
+    Recommend(RecommendArgs),
     /// Score every customer with a saved model: churn probability, risk tier, reasons, value at risk.
     Score(ScoreArgs),
     /// Honest out-of-time evaluation at a cutoff date (DESIGN.md protocol).
@@ -99,6 +101,12 @@ pub struct SettingsArgs {
     /// Churn probability at or above which a customer is medium risk [default: 0.4].
     #[arg(long, value_name = "P")]
     pub risk_medium: Option<f64>,
+    /// Products suggested per list and customer [default: 10].
+    #[arg(long, value_name = "K")]
+    pub k: Option<usize>,
+    /// Comma-separated product ids never to suggest.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub blocked_products: Option<Vec<String>>,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +194,27 @@ pub struct ScoreArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// Transactions file: CSV, gzip CSV or Parquet.
+    #[arg(long, short, value_name = "PATH")]
+    pub input: PathBuf,
+    /// Directory holding the co-purchase model (copurchase.json, copurchase-pairs.parquet).
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+    /// Count baskets again from the input instead of loading the saved co-purchase model.
+    #[arg(long)]
+    pub refit: bool,
+    /// Suggest as of this date (YYYY-MM-DD) [default: the day after the last purchase].
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Output file: .csv or .parquet.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct BacktestArgs {
     /// Transactions file: CSV, gzip CSV or Parquet.
     #[arg(long, short, value_name = "PATH")]
@@ -197,9 +226,6 @@ pub struct BacktestArgs {
     /// Print the report as JSON (DESIGN.md keys) instead of tables.
     #[arg(long)]
     pub json: bool,
-    /// Products suggested per customer in the recommendation part.
-    #[arg(long, value_name = "K", default_value_t = 10)]
-    pub k: usize,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

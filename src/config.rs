@@ -20,6 +20,7 @@ pub struct Config {
     pub features: FeatureOptions,
     pub model: ModelOptions,
     pub scoring: ScoringOptions,
+    pub recommend: RecommendOptions,
 }
 
 /// Which column of the user's file holds each canonical column.
@@ -191,6 +192,24 @@ impl Default for ScoringOptions {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommendOptions {
+    /// Products per list and customer.
+    pub k: usize,
+    /// Product ids never suggested (discontinued, out of stock, not to be promoted).
+    pub blocked_products: Vec<String>,
+}
+
+impl Default for RecommendOptions {
+    fn default() -> Self {
+        RecommendOptions {
+            k: 10,
+            blocked_products: Vec::new(),
+        }
+    }
+}
+
 impl Config {
     /// Reads a configuration file; `None` gives the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -230,6 +249,12 @@ impl Config {
             return Err(format!(
                 "model.horizon_days must be between 1 and 3650, got {}",
                 self.model.horizon_days
+            ));
+        }
+        if self.recommend.k == 0 || self.recommend.k > 1000 {
+            return Err(format!(
+                "recommend.k must be between 1 and 1000, got {}",
+                self.recommend.k
             ));
         }
         let s = &self.scoring;

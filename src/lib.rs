@@ -29,6 +29,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Generate(args) => commands::generate::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Score(args) => commands::score::run(args),
+        Command::Recommend(args) => commands::recommend::run(args),
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Run(args) => commands::run::run(args),
     }

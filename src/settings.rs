@@ -31,6 +31,8 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
         horizon_days,
         risk_high,
         risk_medium,
+        k,
+        blocked_products,
     } = args;
     let mut c = Config::load(config.as_deref())?;
     let set = |target: &mut String, value: &Option<String>| {
@@ -77,6 +79,12 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
     }
     if let Some(v) = risk_medium {
         c.scoring.risk_medium = *v;
+    }
+    if let Some(v) = k {
+        c.recommend.k = *v;
+    }
+    if let Some(v) = blocked_products {
+        c.recommend.blocked_products.clone_from(v);
     }
     c.check().map_err(Error::Usage)?;
     Ok(c)

@@ -14,9 +14,6 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     let tx = &cleaned.transactions;
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let started = std::time::Instant::now();
-    if args.k == 0 {
-        return Err(Error::Usage("--k must be at least 1".into()));
-    }
     let mut report = backtest::backtest(
         tx,
         cutoff,
@@ -30,7 +27,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
             tx,
             cutoff,
             config.model.horizon_days,
-            args.k,
+            config.recommend.k,
             &crate::recommend::CoPurchaseParams::default(),
         )?);
     } else {

@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod features;
 pub mod generate;
+pub mod recommend;
 pub mod run;
 pub mod score;
 pub mod train;

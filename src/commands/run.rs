@@ -62,6 +62,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
         "trained {} and scored {scored} customers",
         model.model_version
     ));
+    if tx.has(crate::schema::input::PRODUCT_ID) {
+        let (copurchase, history, blend, chosen_by) = super::recommend::fit(tx, as_of, &config)?;
+        crate::recommend::artifact::save(&copurchase, &blend, &chosen_by, as_of, &args.out)?;
+        let rows = super::recommend::write_suggestions(
+            &copurchase,
+            &history,
+            tx,
+            &blend,
+            &config,
+            &args.out.join("recommendations.csv"),
+        )?;
+        super::progress(format!("wrote {rows} suggestions"));
+    }
     super::progress(format!("wrote {}", args.out.display()));
     Ok(())
 }

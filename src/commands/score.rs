@@ -51,6 +51,24 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let tx = &cleaned.transactions;
     let as_of = settings::as_of_or_default(args.as_of.as_deref(), tx)?;
     let n = score_to(&model, tx, as_of, &config, &args.out)?;
+    let saved = args.model_dir.join(crate::recommend::artifact::META_FILE);
+    if tx.has(crate::schema::input::PRODUCT_ID) && saved.exists() {
+        let history = crate::recommend::History::build(
+            tx,
+            as_of,
+            crate::recommend::CoPurchaseParams::default().popularity_days,
+        )?;
+        let (copurchase, meta) = crate::recommend::artifact::load(&args.model_dir, &history)?;
+        let rows = super::recommend::write_suggestions(
+            &copurchase,
+            &history,
+            tx,
+            &meta.blend,
+            &config,
+            &args.out.join("recommendations.csv"),
+        )?;
+        super::progress(format!("wrote {rows} suggestions"));
+    }
     super::progress(format!(
         "scored {n} customers at {as_of} with {}; wrote {}",
         model.model_version,

@@ -39,5 +39,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let bytes = model.to_json()?;
     write::write_atomic(&path, |out| write::write_bytes(out, &bytes, &path))?;
     super::progress(format!("wrote {}", path.display()));
+    if tx.has(crate::schema::input::PRODUCT_ID) {
+        let (copurchase, _, blend, chosen_by) = super::recommend::fit(tx, as_of, &config)?;
+        crate::recommend::artifact::save(&copurchase, &blend, &chosen_by, as_of, &args.model_dir)?;
+        super::progress(format!(
+            "wrote the co-purchase model to {}",
+            args.model_dir.display()
+        ));
+    }
     Ok(())
 }

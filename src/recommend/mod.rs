@@ -3,9 +3,11 @@
 //! recency) and `cross_sell` (products they never bought, from co-purchase with their history,
 //! blended with recent popularity).
 
+pub mod artifact;
 pub mod copurchase;
 pub mod evaluate;
 pub mod history;
+pub mod output;
 pub mod suggest;
 
 pub use copurchase::{CoPurchaseModel, CoPurchaseParams};

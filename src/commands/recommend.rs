@@ -1,0 +1,96 @@
+//! `retain recommend`: suggestions per customer from the saved co-purchase model (or a refit).
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use crate::clean::Transactions;
+use crate::cli::RecommendArgs;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::io::write;
+use crate::recommend::{
+    Blend, CoPurchaseModel, CoPurchaseParams, History, artifact, evaluate, output,
+};
+use crate::schema::input;
+use crate::settings;
+
+/// Fits the co-purchase model on purchases before `as_of`, with the blend chosen one horizon earlier.
+pub(crate) fn fit(
+    tx: &Transactions,
+    as_of: NaiveDate,
+    config: &Config,
+) -> Result<(CoPurchaseModel, History, Blend, String)> {
+    let params = CoPurchaseParams::default();
+    let history = History::build(tx, as_of, params.popularity_days)?;
+    let blocked = blocked_mask(&history, config);
+    let (blend, chosen_by) = evaluate::choose_blend(
+        tx,
+        as_of,
+        config.model.horizon_days,
+        config.recommend.k,
+        &params,
+        &blocked,
+    )?;
+    let model = CoPurchaseModel::fit(&history, &params);
+    Ok((model, history, blend, chosen_by))
+}
+
+/// True for every product code that config says never to suggest.
+pub(crate) fn blocked_mask(history: &History, config: &Config) -> Vec<bool> {
+    history
+        .product_ids
+        .iter()
+        .map(|id| config.recommend.blocked_products.iter().any(|b| b == id))
+        .collect()
+}
+
+/// Writes the suggestion table of every customer with history to `path`; returns its rows.
+pub(crate) fn write_suggestions(
+    model: &CoPurchaseModel,
+    history: &History,
+    tx: &Transactions,
+    blend: &Blend,
+    config: &Config,
+    path: &Path,
+) -> Result<usize> {
+    let ids = tx
+        .customers
+        .column(crate::schema::line::CUSTOMER_ID)?
+        .str()?
+        .clone();
+    let blocked = blocked_mask(history, config);
+    let mut table = output::table(model, history, &ids, config.recommend.k, blend, &blocked)?;
+    write::write_table(&mut table, path)?;
+    Ok(table.height())
+}
+
+pub fn run(args: &RecommendArgs) -> Result<()> {
+    let config = settings::resolve(&args.settings)?;
+    write::TableFormat::from_path(&args.out)?;
+    let cleaned = super::load(&args.input, &config, false)?;
+    let tx = &cleaned.transactions;
+    if !tx.has(input::PRODUCT_ID) {
+        return Err(Error::input(
+            &args.input,
+            "no product_id column: product suggestions need product ids (map yours with --col-product-id)",
+        ));
+    }
+    let as_of = settings::as_of_or_default(args.as_of.as_deref(), tx)?;
+    let started = std::time::Instant::now();
+    let (model, history, blend) = if args.refit {
+        let (model, history, blend, _) = fit(tx, as_of, &config)?;
+        (model, history, blend)
+    } else {
+        let history = History::build(tx, as_of, CoPurchaseParams::default().popularity_days)?;
+        let (model, meta) = artifact::load(&args.model_dir, &history)?;
+        (model, history, meta.blend)
+    };
+    let rows = write_suggestions(&model, &history, tx, &blend, &config, &args.out)?;
+    super::progress(format!(
+        "wrote {rows} suggestions at {as_of} to {} ({:.2} s)",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Product suggestions: list sizes, cross-sell never repeats a purchase, blocked products never
+//! appear, deterministic order; and the backtest metrics on a hand-checked case.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::*;
+use retain::config::Config;
+use retain::recommend::evaluate::score_lists;
+use retain::recommend::{Blend, CoPurchaseModel, CoPurchaseParams, History, output};
+
+#[test]
+fn recall_and_hit_rate_by_hand() {
+    // A: suggested 1,2,3; bought 2,5 → 1 found of min(2, k=3) = 0.5, a hit.
+    // B: suggested 4; bought 6 → nothing. C bought nothing: not a user.
+    let bought_a = [2u32, 5];
+    let bought_b = [6u32];
+    let lists = vec![
+        (vec![1, 2, 3], &bought_a[..]),
+        (vec![4], &bought_b[..]),
+        (vec![7], &[][..]),
+    ];
+    let m = score_lists(lists.into_iter(), 3);
+    assert_eq!(m.users, 2);
+    assert!((m.hit_rate - 0.5).abs() < 1e-12);
+    assert!((m.recall - 0.25).abs() < 1e-12);
+    // Recall divides by min(|bought|, k): 4 bought, k = 2, both suggestions bought → 1.0.
+    let bought = [1u32, 2, 3, 4];
+    let m = score_lists(std::iter::once((vec![1, 2], &bought[..])), 2);
+    assert!((m.recall - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn lists_respect_k_history_blocking_and_are_deterministic() {
+    let tx = load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv"),
+        &Config::default(),
+    );
+    let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let history = History::build(&tx, as_of, 90).unwrap();
+    let model = CoPurchaseModel::fit(&history, &CoPurchaseParams::default());
+    let popular = model.popular();
+    let mut blocked = vec![false; history.n_products()];
+    for &p in popular.iter().take(3) {
+        blocked[p as usize] = true;
+    }
+    let k = 5;
+    let blend = Blend {
+        popularity_weight: 0.3,
+        ..Blend::default()
+    };
+    let mut users = 0;
+    for owned in history.customers.iter().filter(|o| !o.is_empty()) {
+        users += 1;
+        let s = model.suggest(owned, k, &blend, &blocked, &popular);
+        assert!(s.repurchase.len() <= k && s.cross_sell.len() <= k);
+        assert_eq!(s.cross_sell.len(), k, "filled with popular products");
+        for x in &s.cross_sell {
+            assert!(
+                owned.iter().all(|o| o.product != x.product),
+                "cross-sell repeats a purchase"
+            );
+            assert!(!blocked[x.product as usize]);
+        }
+        for x in &s.repurchase {
+            assert!(owned.iter().any(|o| o.product == x.product));
+            assert!(!blocked[x.product as usize]);
+        }
+        let again = model.suggest(owned, k, &blend, &blocked, &popular);
+        assert_eq!(
+            again
+                .cross_sell
+                .iter()
+                .map(|x| x.product)
+                .collect::<Vec<_>>(),
+            s.cross_sell.iter().map(|x| x.product).collect::<Vec<_>>()
+        );
+    }
+    assert!(users > 1000);
+
+    let ids = tx
+        .customers
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone();
+    let a = output::table(&model, &history, &ids, k, &blend, &blocked).unwrap();
+    let b = output::table(&model, &history, &ids, k, &blend, &blocked).unwrap();
+    assert!(a.equals(&b));
+    assert_eq!(str_at(&a, "list", 0).as_deref(), Some("cross_sell"));
+    let reason = str_at(&a, "reason", 0).unwrap();
+    assert!(
+        reason.starts_with("bought together with ") || reason.starts_with("popular"),
+        "{reason}"
+    );
+}
