@@ -21,18 +21,26 @@ pub(crate) fn fit(
     as_of: NaiveDate,
     config: &Config,
 ) -> Result<(CoPurchaseModel, History, Blend, String)> {
-    let params = CoPurchaseParams::default();
-    let history = History::build(tx, as_of, params.popularity_days)?;
+    let started = std::time::Instant::now();
+    let defaults = CoPurchaseParams::default();
+    let history = History::build(tx, as_of, defaults.popularity_days)?;
     let blocked = blocked_mask(&history, config);
-    let (blend, chosen_by) = evaluate::choose_blend(
+    let (params, blend, chosen_by) = evaluate::choose_blend(
         tx,
         as_of,
         config.model.horizon_days,
         config.recommend.k,
-        &params,
+        &defaults,
         &blocked,
     )?;
+    let searched = started.elapsed().as_secs_f64();
     let model = CoPurchaseModel::fit(&history, &params);
+    super::progress(format!(
+        "co-purchase model: blend search {searched:.2} s, fit {:.2} s ({} products, {} baskets)",
+        started.elapsed().as_secs_f64() - searched,
+        history.n_products(),
+        history.baskets.len()
+    ));
     Ok((model, history, blend, chosen_by))
 }
 

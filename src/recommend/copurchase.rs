@@ -6,6 +6,26 @@ use serde::{Deserialize, Serialize};
 
 use super::history::History;
 
+/// How co-occurrence becomes similarity; the one that validates best is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Similarity {
+    /// c / √(nₐ n_b)
+    Cosine,
+    /// P(b | a) = c / nₐ (asymmetric)
+    Conditional,
+    /// c · N / (nₐ n_b), N the weighted number of sets
+    Lift,
+}
+
+impl Similarity {
+    pub const ALL: [Similarity; 3] = [
+        Similarity::Cosine,
+        Similarity::Conditional,
+        Similarity::Lift,
+    ];
+}
+
 /// Parameters of the co-purchase model (saved with it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CoPurchaseParams {
@@ -19,6 +39,7 @@ pub struct CoPurchaseParams {
     pub customer_sets: bool,
     /// Popularity counts distinct buyers over this many days before the as-of date.
     pub popularity_days: i32,
+    pub similarity: Similarity,
 }
 
 impl Default for CoPurchaseParams {
@@ -29,6 +50,7 @@ impl Default for CoPurchaseParams {
             neighbours: 100,
             customer_sets: true,
             popularity_days: 90,
+            similarity: Similarity::Cosine,
         }
     }
 }
@@ -99,10 +121,27 @@ pub fn cooccurrence(sets: &[Vec<u32>], n_products: usize) -> (Vec<f64>, Vec<(u64
 
 /// Shrunk cosine: `c / √(nₐ n_b) · c / (c + shrink)`.
 pub fn similarity(together: f64, n_a: f64, n_b: f64, shrink: f64) -> f64 {
+    directed(Similarity::Cosine, together, n_a, n_b, 0.0, shrink)
+}
+
+/// Similarity of b to a (for suggesting b to a buyer of a), shrunk by `c / (c + shrink)`.
+pub fn directed(
+    kind: Similarity,
+    together: f64,
+    n_a: f64,
+    n_b: f64,
+    sets: f64,
+    shrink: f64,
+) -> f64 {
     if n_a <= 0.0 || n_b <= 0.0 {
         return 0.0;
     }
-    together / (n_a * n_b).sqrt() * together / (together + shrink)
+    let raw = match kind {
+        Similarity::Cosine => together / (n_a * n_b).sqrt(),
+        Similarity::Conditional => together / n_a,
+        Similarity::Lift => together * sets / (n_a * n_b),
+    };
+    raw * together / (together + shrink)
 }
 
 impl CoPurchaseModel {
@@ -110,18 +149,23 @@ impl CoPurchaseModel {
         let n = history.n_products();
         let cap = |set: &[u32]| set[..set.len().min(params.max_set)].to_vec();
         let baskets: Vec<Vec<u32>> = history.baskets.iter().map(|b| cap(b)).collect();
-        // (pair key, similarity, customers together), sorted by key.
-        let scored_pairs = |sets: &[Vec<u32>], count_customers: bool| -> Vec<(u64, f64, u32)> {
-            let (occurrence, pairs) = cooccurrence(sets, n);
-            pairs
-                .into_iter()
-                .map(|(key, together, count)| {
-                    let (a, b) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
-                    let s = similarity(together, occurrence[a], occurrence[b], params.shrink);
-                    (key, s, if count_customers { count } else { 0 })
-                })
-                .collect()
-        };
+        // (pair key a < b, similarity of b to a, of a to b, customers together), sorted by key.
+        let scored_pairs =
+            |sets: &[Vec<u32>], count_customers: bool| -> Vec<(u64, f64, f64, u32)> {
+                let (occurrence, pairs) = cooccurrence(sets, n);
+                let total: f64 = sets.iter().map(|s| set_weight(s.len())).sum();
+                let kind = params.similarity;
+                pairs
+                    .into_iter()
+                    .map(|(key, together, count)| {
+                        let (a, b) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
+                        let (na, nb) = (occurrence[a], occurrence[b]);
+                        let ab = directed(kind, together, na, nb, total, params.shrink);
+                        let ba = directed(kind, together, nb, na, total, params.shrink);
+                        (key, ab, ba, if count_customers { count } else { 0 })
+                    })
+                    .collect()
+            };
         let mut merged = scored_pairs(&baskets, false);
         if params.customer_sets {
             let sets: Vec<Vec<u32>> = history
@@ -154,11 +198,8 @@ impl CoPurchaseModel {
                     out.push(by_customer[j]);
                     j += 1;
                 } else {
-                    out.push((
-                        merged[i].0,
-                        merged[i].1 + by_customer[j].1,
-                        by_customer[j].2,
-                    ));
+                    let (l, r) = (merged[i], by_customer[j]);
+                    out.push((l.0, l.1 + r.1, l.2 + r.2, r.3));
                     i += 1;
                     j += 1;
                 }
@@ -166,10 +207,10 @@ impl CoPurchaseModel {
             merged = out;
         }
         let mut scored: Vec<Vec<(u32, f64, u32)>> = vec![Vec::new(); n];
-        for (key, s, customers) in merged {
+        for (key, ab, ba, customers) in merged {
             let (a, b) = ((key >> 32) as u32, (key & 0xFFFF_FFFF) as u32);
-            scored[a as usize].push((b, s, customers));
-            scored[b as usize].push((a, s, customers));
+            scored[a as usize].push((b, ab, customers));
+            scored[b as usize].push((a, ba, customers));
         }
         let ids = &history.product_ids;
         let neighbours = scored

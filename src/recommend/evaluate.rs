@@ -8,7 +8,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::copurchase::{CoPurchaseModel, CoPurchaseParams};
+use super::copurchase::{CoPurchaseModel, CoPurchaseParams, Similarity};
 use super::history::History;
 use super::suggest::Blend;
 use crate::clean::{LineKind, Transactions};
@@ -30,6 +30,7 @@ pub struct RecommendationReport {
     pub k: usize,
     pub all: RecMetrics,
     pub new: RecMetrics,
+    pub similarity: super::copurchase::Similarity,
     pub blend: Blend,
     pub blend_chosen_by: String,
     /// The same users with the most popular products of the last `popularity_days`.
@@ -169,6 +170,88 @@ impl Setting {
         (all, new)
     }
 
+    /// `new` only (the cross-sell list), for choices that do not touch the combined list.
+    pub fn measure_new(&self, k: usize, blend: &Blend, blocked: &[bool]) -> RecMetrics {
+        let users = self.users();
+        let lists: Vec<(Vec<u32>, Vec<u32>)> = users
+            .par_iter()
+            .map(|&c| {
+                let owned = &self.history.customers[c];
+                let cross = self
+                    .model
+                    .cross_sell(owned, k, blend, blocked, &self.popular);
+                let new = self.bought[c]
+                    .iter()
+                    .copied()
+                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
+                    .collect();
+                (cross.iter().map(|x| x.product).collect(), new)
+            })
+            .collect();
+        score_lists(lists.iter().map(|(l, b)| (l.clone(), b.as_slice())), k)
+    }
+
+    /// `all` recall of every (cross weight, repurchase popularity weight) mix on top of `base`,
+    /// computing each list once and only re-ranking the combined list per mix.
+    pub fn measure_mixes(
+        &self,
+        k: usize,
+        base: &Blend,
+        blocked: &[bool],
+        mixes: &[(f64, f64)],
+    ) -> Vec<RecMetrics> {
+        let users = self.users();
+        let cross: Vec<_> = users
+            .par_iter()
+            .map(|&c| {
+                self.model
+                    .cross_sell(&self.history.customers[c], k, base, blocked, &self.popular)
+            })
+            .collect();
+        let mut out = vec![None; mixes.len()];
+        let mut weights: Vec<f64> = mixes.iter().map(|m| m.1).collect();
+        weights.dedup();
+        for w in weights {
+            let blend = Blend {
+                repurchase_popularity_weight: w,
+                ..*base
+            };
+            let repurchase: Vec<_> = users
+                .par_iter()
+                .map(|&c| {
+                    self.model
+                        .repurchase(&self.history.customers[c], k, &blend, blocked)
+                })
+                .collect();
+            for (i, mix) in mixes.iter().enumerate().filter(|(_, m)| m.1 == w) {
+                let mixed = Blend {
+                    cross_weight: mix.0,
+                    ..blend
+                };
+                let lists = users.iter().enumerate().map(|(u, &c)| {
+                    let s = super::suggest::Suggestions {
+                        repurchase: repurchase[u].clone(),
+                        cross_sell: cross[u].clone(),
+                    };
+                    (
+                        self.model.combined(&s, k, &mixed),
+                        self.bought[c].as_slice(),
+                    )
+                });
+                out[i] = Some(score_lists(lists, k));
+            }
+        }
+        out.into_iter()
+            .map(|m| {
+                m.unwrap_or(RecMetrics {
+                    hit_rate: 0.0,
+                    recall: 0.0,
+                    users: 0,
+                })
+            })
+            .collect()
+    }
+
     /// The popularity baseline for the same users.
     pub fn popularity(&self, k: usize) -> Baseline {
         let users = self.users();
@@ -205,9 +288,9 @@ const POPULARITY_WEIGHTS: [f64; 5] = [0.0, 0.1, 0.3, 1.0, 1000.0];
 const CROSS_WEIGHTS: [f64; 4] = [0.0, 0.25, 0.5, 1.0];
 const REPURCHASE_POPULARITY_WEIGHTS: [f64; 4] = [0.0, 0.1, 0.3, 1.0];
 
-/// Picks the popularity weight by `new` hit rate and the cross-sell weight by `all` recall, with
-/// suggestions made at `at − horizon` and judged on `[at − horizon, at)`: nothing at or after
-/// `at` is seen. Falls back to the defaults without enough history.
+/// Picks the similarity and the popularity weight by `new` hit rate, then the mix of the combined
+/// list by `all` recall, with suggestions made at `at − horizon` and judged on `[at − horizon, at)`:
+/// nothing at or after `at` is seen. Falls back to the defaults without enough history.
 pub fn choose_blend(
     tx: &Transactions,
     at: NaiveDate,
@@ -215,16 +298,38 @@ pub fn choose_blend(
     k: usize,
     params: &CoPurchaseParams,
     blocked: &[bool],
-) -> Result<(Blend, String)> {
+) -> Result<(CoPurchaseParams, Blend, String)> {
     let earlier = at - Duration::days(i64::from(horizon_days));
-    let setting = Setting::at(tx, earlier, horizon_days, params)?;
+    let mut setting = Setting::at(tx, earlier, horizon_days, params)?;
     if setting.users().len() < 20 {
         return Ok((
+            params.clone(),
             Blend::default(),
             format!("default: fewer than 20 buyers with history at {earlier}"),
         ));
     }
-    // First the cross-sell popularity weight, by `new` hit rate (ties: the weaker weight) ...
+    // The similarity, by `new` hit rate (ties: the default) ...
+    let mut chosen = params.clone();
+    let mut best_similarity = setting.measure_new(k, &Blend::default(), blocked).hit_rate;
+    for similarity in Similarity::ALL
+        .into_iter()
+        .filter(|s| *s != params.similarity)
+    {
+        let candidate = CoPurchaseParams {
+            similarity,
+            ..params.clone()
+        };
+        let model = CoPurchaseModel::fit(&setting.history, &candidate);
+        let previous = std::mem::replace(&mut setting.model, model);
+        let new = setting.measure_new(k, &Blend::default(), blocked);
+        if new.hit_rate > best_similarity {
+            best_similarity = new.hit_rate;
+            chosen = candidate;
+        } else {
+            setting.model = previous;
+        }
+    }
+    // ... then the cross-sell popularity weight, by `new` hit rate (ties: the weaker weight) ...
     let mut blend = Blend::default();
     let mut best = f64::NEG_INFINITY;
     for w in POPULARITY_WEIGHTS {
@@ -232,35 +337,38 @@ pub fn choose_blend(
             popularity_weight: w,
             ..blend
         };
-        let (_, new) = setting.measure(k, &candidate, blocked);
+        let new = setting.measure_new(k, &candidate, blocked);
         if new.hit_rate > best {
             best = new.hit_rate;
             blend.popularity_weight = w;
         }
     }
     // ... then how the combined list mixes the two lists, by `all` recall.
+    let mixes: Vec<(f64, f64)> = REPURCHASE_POPULARITY_WEIGHTS
+        .iter()
+        .flat_map(|&r| CROSS_WEIGHTS.iter().map(move |&c| (c, r)))
+        .collect();
+    let results = setting.measure_mixes(k, &blend, blocked, &mixes);
     let mut best = f64::NEG_INFINITY;
-    let mut tried = POPULARITY_WEIGHTS.len();
     let base = blend;
-    for cross_weight in CROSS_WEIGHTS {
-        for repurchase_popularity_weight in REPURCHASE_POPULARITY_WEIGHTS {
-            let candidate = Blend {
+    for (&(cross_weight, repurchase_popularity_weight), all) in mixes.iter().zip(&results) {
+        if all.recall > best {
+            best = all.recall;
+            blend = Blend {
                 cross_weight,
                 repurchase_popularity_weight,
                 ..base
             };
-            let (all, _) = setting.measure(k, &candidate, blocked);
-            tried += 1;
-            if all.recall > best {
-                best = all.recall;
-                blend = candidate;
-            }
         }
     }
     Ok((
+        chosen,
         blend,
         format!(
-            "best `new` hit rate, then best `all` recall, of {tried} blends suggested at {earlier} and judged on [{earlier}, {at})"
+            "best `new` hit rate of {} similarities, then of {} popularity weights, then best `all` recall of {} mixes; suggested at {earlier}, judged on [{earlier}, {at})",
+            Similarity::ALL.len(),
+            POPULARITY_WEIGHTS.len(),
+            CROSS_WEIGHTS.len() * REPURCHASE_POPULARITY_WEIGHTS.len()
         ),
     ))
 }
@@ -274,13 +382,14 @@ pub fn backtest(
     params: &CoPurchaseParams,
 ) -> Result<RecommendationReport> {
     let blocked = Vec::new();
-    let (blend, chosen_by) = choose_blend(tx, cutoff, horizon_days, k, params, &blocked)?;
-    let setting = Setting::at(tx, cutoff, horizon_days, params)?;
+    let (params, blend, chosen_by) = choose_blend(tx, cutoff, horizon_days, k, params, &blocked)?;
+    let setting = Setting::at(tx, cutoff, horizon_days, &params)?;
     let (all, new) = setting.measure(k, &blend, &blocked);
     Ok(RecommendationReport {
         k,
         all,
         new,
+        similarity: params.similarity,
         blend,
         blend_chosen_by: chosen_by,
         popularity_baseline: setting.popularity(k),
