@@ -220,3 +220,26 @@ fn cli_backtest_json_has_every_design_key_and_score_refuses_a_tampered_model() {
     );
     assert!(!dir.path().join("scores").exists());
 }
+
+#[test]
+fn retraining_on_the_same_input_gives_the_same_bytes() {
+    // Float sums inside parallel group-bys depend on partitioning; every aggregation that feeds the
+    // model is done in integers. A regression here changes the model version between reruns.
+    let tx = sample();
+    let train = || {
+        let (model, _) = train::train(
+            &tx,
+            cutoff(),
+            90,
+            &params(),
+            &FeatureOptions::default(),
+            fingerprint(),
+        )
+        .unwrap();
+        model.to_json().unwrap()
+    };
+    let first = train();
+    for _ in 0..3 {
+        assert_eq!(train(), first);
+    }
+}

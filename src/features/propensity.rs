@@ -98,7 +98,16 @@ pub fn product_propensity(
         .left_join(rates.lazy(), col(line::PRODUCT_IX), col(line::PRODUCT_IX))
         .with_column(col("score").fill_null(lit(0.0)))
         .group_by([cix()])
-        .agg([col("score").mean().alias(PRODUCT_PROPENSITY)])
+        // Summed as whole billionths: integer addition does not depend on how rows are
+        // partitioned, so reruns give the same bits.
+        .agg([((col("score") * lit(1e9))
+            .round(0, RoundMode::HalfAwayFromZero)
+            .cast(DataType::Int64)
+            .sum()
+            .cast(DataType::Float64)
+            / len().cast(DataType::Float64)
+            / lit(1e9))
+        .alias(PRODUCT_PROPENSITY)])
         .left_join(tx.customers.clone().lazy(), cix(), cix())
         .select([col(line::CUSTOMER_ID), col(PRODUCT_PROPENSITY)])
         .sort([line::CUSTOMER_ID], SortMultipleOptions::default())
