@@ -99,10 +99,18 @@ pub fn parse_date(flag: &str, value: &str) -> Result<NaiveDate> {
     })
 }
 
-/// The as-of date given on the command line, or the default: the day after the last purchase.
-pub fn as_of_or_default(flag: Option<&str>, tx: &crate::clean::Transactions) -> Result<NaiveDate> {
-    match flag {
-        Some(d) => parse_date("--as-of", d),
+/// Parses `--as-of` before any data is read, so a typo fails fast.
+pub fn parse_as_of(flag: Option<&str>) -> Result<Option<NaiveDate>> {
+    flag.map(|d| parse_date("--as-of", d)).transpose()
+}
+
+/// The as-of date given, or the default: the day after the last valid purchase (never the clock).
+pub fn as_of_or_default(
+    given: Option<NaiveDate>,
+    tx: &crate::clean::Transactions,
+) -> Result<NaiveDate> {
+    match given {
+        Some(d) => Ok(d),
         None => crate::features::default_as_of(tx),
     }
 }

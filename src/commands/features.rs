@@ -8,17 +8,10 @@ use crate::{features, settings};
 pub fn run(args: &FeaturesArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     write::TableFormat::from_path(&args.out)?;
-    let as_of = args
-        .as_of
-        .as_deref()
-        .map(|d| settings::parse_date("--as-of", d))
-        .transpose()?;
+    let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
-    let as_of = match as_of {
-        Some(d) => d,
-        None => features::default_as_of(tx)?,
-    };
+    let as_of = settings::as_of_or_default(as_of, tx)?;
     let started = std::time::Instant::now();
     let mut built = features::compute(tx, as_of, &config.features)?;
     super::progress(format!(

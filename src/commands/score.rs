@@ -49,7 +49,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let model = ChurnModel::load(&args.model_dir)?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
-    let as_of = settings::as_of_or_default(args.as_of.as_deref(), tx)?;
+    let as_of = settings::as_of_or_default(settings::parse_as_of(args.as_of.as_deref())?, tx)?;
     let n = score_to(&model, tx, as_of, &config, &args.out)?;
     let saved = args.model_dir.join(crate::recommend::artifact::META_FILE);
     if tx.has(crate::schema::input::PRODUCT_ID) && saved.exists() {
