@@ -13,6 +13,7 @@ pub mod features;
 pub mod generate;
 pub mod io;
 pub mod model;
+pub mod offers;
 pub mod quality;
 pub mod recommend;
 pub mod schema;
