@@ -238,3 +238,19 @@ fn quarantine_file_lists_every_rejected_row_with_line_and_reason() {
     );
     assert!(lines.contains(&"17,unparseable_value,007,O13,2024-01-21T10:00:00,P2,\"Tea towel, blue\",two,3.50,United Kingdom"), "{text}");
 }
+
+#[test]
+fn closed_stdout_pipe_is_not_an_error() {
+    // `retain validate ... | head -1`: the reader goes away before the report is written.
+    let input = fixture("small.csv");
+    let mut child = retain_bin()
+        .args(["validate", "--max-unparseable-share", "0.5", "--input"])
+        .arg(&input)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 0, &[]);
+}

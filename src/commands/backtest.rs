@@ -42,9 +42,9 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     if args.json {
         let text =
             serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
-        println!("{text}");
+        super::print_stdout(&format!("{text}\n"))?;
     } else {
-        print!("{}", backtest::render(&report));
+        super::print_stdout(&backtest::render(&report))?;
     }
     Ok(())
 }

@@ -23,6 +23,19 @@ pub(crate) fn progress(message: impl AsRef<str>) {
     eprintln!("retain: {}", message.as_ref());
 }
 
+/// Writes a report to stdout. A closed pipe (`retain validate ... | head`) is not an error.
+pub(crate) fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::error::Error::Output {
+            path: "<stdout>".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Reads and cleans one input file, reporting what happened on stderr.
 pub(crate) fn load(path: &Path, config: &Config, keep_rejected: bool) -> Result<Cleaned> {
     let started = Instant::now();

@@ -20,9 +20,9 @@ pub fn run(args: &ValidateArgs) -> Result<()> {
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-        println!("{text}");
+        super::print_stdout(&format!("{text}\n"))?;
     } else {
-        print!("{}", quality::render(&report));
+        super::print_stdout(&quality::render(&report))?;
     }
     Ok(())
 }
