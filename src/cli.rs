@@ -27,11 +27,11 @@ pub enum Command {
     Train(TrainArgs),
     /// Product suggestions per customer (repurchase and cross-sell), long format.
     Recommend(RecommendArgs),
-    /// Score every customer with a saved model: churn probability, risk tier, reasons, value at risk.
+    /// Score every customer with a saved model, choose retention offers, write the CRM file.
     Score(ScoreArgs),
     /// Honest out-of-time evaluation at a cutoff date (DESIGN.md protocol).
     Backtest(BacktestArgs),
-    /// The main job: validate, build features, train, score and write everything to an output directory.
+    /// The main job: train on the input, score, suggest products, choose offers, write out/.
     Run(RunArgs),
 }
 
@@ -186,11 +186,48 @@ pub struct ScoreArgs {
     /// Score as of this date (YYYY-MM-DD) [default: the day after the last purchase in the input].
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
-    /// Output directory for scores.parquet and scores.csv.
+    /// Output directory, replaced as a whole when the run succeeds: at_risk_customers.csv,
+    /// scores.parquet, scores.csv, recommendations.csv, manifest.json, _SUCCESS.
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
     #[command(flatten)]
+    pub campaign: CampaignArgs,
+    #[command(flatten)]
     pub settings: SettingsArgs,
+}
+
+/// The retention campaign and the output directory (`score` and `run`).
+#[derive(Debug, Args, Clone)]
+pub struct CampaignArgs {
+    /// Offer catalog (TOML) [default: the built-in catalog, as in data/offers.toml].
+    #[arg(long, value_name = "FILE")]
+    pub offers: Option<PathBuf>,
+    /// Campaign id. The control group is drawn from a hash of it and the customer id: keep it for
+    /// the length of one campaign, change it for the next.
+    #[arg(long, value_name = "ID", default_value = "retain")]
+    pub campaign: String,
+    /// Share (0-1) of the customers selected for an offer who are held out as a control group.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.1)]
+    pub control_share: f64,
+    /// Customers never to court (opt-outs): a text file with one customer id per line.
+    #[arg(long, value_name = "FILE")]
+    pub suppress: Option<PathBuf>,
+    /// Budget: total cost of all offers sent, filled by the highest expected benefit first.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_cost: Option<f64>,
+    /// Budget: most customers to contact, the highest expected benefit first.
+    #[arg(long, value_name = "N")]
+    pub max_contacts: Option<usize>,
+    /// CSV dialect of the output files: crm (comma, dot decimals) or excel-de (semicolon,
+    /// decimal comma, UTF-8 BOM).
+    #[arg(long, value_enum, default_value_t = crate::output::Profile::Crm)]
+    pub profile: crate::output::Profile,
+    /// Do everything but write: print the files that would be written, with their rows.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Add the seconds each stage took to manifest.json (which then differs between reruns).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -240,12 +277,14 @@ pub struct RunArgs {
         default_value = "data/sample/transactions.csv"
     )]
     pub input: PathBuf,
-    /// Output directory.
+    /// Output directory, replaced as a whole when the run succeeds.
     #[arg(long, short, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
     /// As-of date (YYYY-MM-DD) [default: the day after the last purchase in the input].
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    #[command(flatten)]
+    pub campaign: CampaignArgs,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

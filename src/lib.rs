@@ -14,6 +14,7 @@ pub mod generate;
 pub mod io;
 pub mod model;
 pub mod offers;
+pub mod output;
 pub mod quality;
 pub mod recommend;
 pub mod schema;

@@ -91,3 +91,28 @@ pub mod score {
     /// Churn probability × expected value.
     pub const VALUE_AT_RISK: &str = "value_at_risk";
 }
+
+/// Columns of the offer decision, added to the scores and the CRM file.
+pub mod offer {
+    /// contact, control, no_action, over_budget or suppressed.
+    pub const DECISION: &str = "decision";
+    /// The offer to send; `NONE` for everyone who gets none (control included).
+    pub const OFFER_CODE: &str = "offer_code";
+    pub const OFFER_NAME: &str = "offer_name";
+    pub const OFFER_CHANNEL: &str = "offer_channel";
+    pub const OFFER_COST: &str = "offer_cost";
+    /// Of the best offer: the one sent, or held back for control and over-budget customers.
+    pub const EXPECTED_NET_BENEFIT: &str = "expected_net_benefit";
+    pub const CONTROL_GROUP: &str = "control_group";
+    /// The offer a control or over-budget customer would have got; empty otherwise.
+    pub const HELD_BACK_OFFER_CODE: &str = "held_back_offer_code";
+}
+
+/// Columns of the CRM file besides the score and offer columns.
+pub mod crm {
+    pub const PRODUCT_ID: [&str; 3] = ["product_1_id", "product_2_id", "product_3_id"];
+    pub const PRODUCT_NAME: [&str; 3] = ["product_1_name", "product_2_name", "product_3_name"];
+    pub const AS_OF: &str = "as_of";
+    pub const MODEL_VERSION: &str = "model_version";
+    pub const CAMPAIGN: &str = "campaign";
+}

@@ -56,7 +56,7 @@ pub fn normalise_id(raw: &Column, strip_float_suffix: bool) -> PolarsResult<Colu
 }
 
 /// `17850.0` → `17850`: digits, a dot and only zeros after it.
-fn float_id_integer(s: &str) -> Option<&str> {
+pub(crate) fn float_id_integer(s: &str) -> Option<&str> {
     let (int, frac) = s.split_once('.')?;
     let digits = !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit());
     (digits && !frac.is_empty() && frac.bytes().all(|b| b == b'0')).then_some(int)

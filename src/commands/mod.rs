@@ -7,6 +7,7 @@ pub mod generate;
 pub mod recommend;
 pub mod run;
 pub mod score;
+pub(crate) mod stages;
 pub mod train;
 pub mod validate;
 
@@ -20,7 +21,7 @@ use crate::io::read;
 
 /// Progress and timings go to stderr; results go to files or stdout.
 pub(crate) fn progress(message: impl AsRef<str>) {
-    eprintln!("retain: {}", message.as_ref());
+    stages::line(&format!("retain: {}", message.as_ref()));
 }
 
 /// Writes a report to stdout. A closed pipe (`retain validate ... | head`) is not an error.

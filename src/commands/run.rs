@@ -1,14 +1,25 @@
-//! `retain run`: the main job. Validates the input, builds features, trains the churn model on the
-//! history before the as-of date, scores every customer and writes the output directory.
+//! `retain run`: the main job. Reads the input, trains the churn and co-purchase models on the
+//! history before the as-of date, scores every customer, chooses offers and writes the output
+//! directory (models included) in one step.
 
+use super::score::{self, CRM_FILE};
+use super::stages::Stages;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
-use crate::io::write;
-use crate::{features, quality, settings};
+use crate::model::artifact::InputFingerprint;
+use crate::output::{ManifestHead, Output};
+use crate::{quality, settings};
+
+pub const VALIDATION_FILE: &str = "validation.json";
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
+    let (campaign, info) = score::campaign(&args.campaign)?;
+    let mut out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
+    let mut stages = Stages::new(7);
+
+    stages.start("read input");
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
     let report = quality::report(tx)?;
@@ -16,41 +27,55 @@ pub fn run(args: &RunArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let as_of = settings::as_of_or_default(as_of, tx)?;
-    let mut built = features::compute(tx, as_of, &config.features)?;
-    super::progress(format!(
-        "built features of {} customers at {as_of}",
-        built.table.height()
-    ));
-
-    let validation =
+    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
+    let mut validation =
         serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
-    write::write_atomic(&args.out.join("validation.json"), |out| {
-        std::io::Write::write_all(out, &validation).map_err(|source| Error::Output {
-            path: args.out.join("validation.json"),
-            source,
-        })
-    })?;
-    write::write_table(&mut built.table, &args.out.join("features.parquet"))?;
-    write::write_table(&mut built.table, &args.out.join("features.csv"))?;
+    validation.push(b'\n');
+    out.bytes(VALIDATION_FILE, &validation)?;
 
-    let (model, suggester) =
-        super::train::train_and_save(tx, &args.input, as_of, &config, &args.out)?;
-    let scored = super::score::score_to(&model, tx, as_of, &config, &args.out)?;
-    super::progress(format!(
-        "scored {scored} customers with {}",
-        model.model_version
-    ));
-    if let Some((copurchase, history, blend)) = suggester {
-        let rows = super::recommend::write_suggestions(
-            &copurchase,
-            &history,
-            tx,
-            &blend,
-            &config,
-            &args.out.join("recommendations.csv"),
-        )?;
-        super::progress(format!("wrote {rows} suggestions"));
+    stages.start("train churn model");
+    let model = super::train::train_churn(tx, as_of, &config, fingerprint.clone())?;
+    stages.start("fit co-purchase model");
+    let suggester = super::train::train_suggester(tx, as_of, &config)?;
+    if let Some(dir) = out.dir() {
+        for name in super::train::save(&model, suggester.as_ref(), as_of, &dir)? {
+            out.record(name, None);
+        }
+    } else {
+        out.record(crate::model::artifact::FILE_NAME, None);
+        if suggester.is_some() {
+            out.record(crate::recommend::artifact::META_FILE, None);
+            out.record(crate::recommend::artifact::PAIRS_FILE, None);
+        }
     }
-    super::progress(format!("wrote {}", args.out.display()));
+
+    let summary = score::deliver(
+        &model,
+        suggester.as_ref(),
+        tx,
+        as_of,
+        &config,
+        &campaign,
+        &mut out,
+        &mut stages,
+    )?;
+    let head = ManifestHead {
+        command: "run",
+        as_of: as_of.to_string(),
+        horizon_days: model.horizon_days,
+        model_version: model.model_version.clone(),
+        profile: args.campaign.profile.name(),
+        input: fingerprint,
+        rows: tx.accounting.clone(),
+        campaign: Some(info),
+        summary: Some(summary),
+    };
+    let target = args.out.display().to_string();
+    score::finish(out, &head, &mut stages, args.campaign.timings)?;
+    if !args.campaign.dry_run {
+        super::progress(format!(
+            "wrote {target}; the CRM import is {target}/{CRM_FILE}"
+        ));
+    }
     Ok(())
 }

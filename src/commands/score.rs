@@ -1,26 +1,107 @@
-//! `retain score`: score every customer with a saved model; writes scores.parquet and scores.csv.
-
-use std::path::Path;
+//! `retain score`: score every customer with a saved model, choose offers, and write the output
+//! directory (CRM file, scores, suggestions, manifest) in one step.
 
 use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
 
+use super::stages::Stages;
+use super::train::Suggester;
 use crate::clean::Transactions;
-use crate::cli::ScoreArgs;
+use crate::cli::{CampaignArgs, ScoreArgs};
 use crate::config::Config;
-use crate::error::Result;
-use crate::io::write;
+use crate::error::{Error, Result};
+use crate::model::artifact::InputFingerprint;
 use crate::model::score::{self, RiskTiers};
 use crate::model::{ChurnModel, train};
+use crate::offers::{Budget, Catalog};
+use crate::output::crm::{self, Campaign, Summary};
+use crate::output::{CampaignInfo, ManifestHead, Output};
+use crate::recommend::{CoPurchaseParams, History};
 use crate::settings;
 
-/// Scores `tx` at `as_of` and writes the score files into `out`.
-pub(crate) fn score_to(
+/// The CRM import: customers selected for contact or control.
+pub const CRM_FILE: &str = "at_risk_customers.csv";
+pub const SCORES_PARQUET: &str = "scores.parquet";
+pub const SCORES_CSV: &str = "scores.csv";
+pub const RECOMMENDATIONS_FILE: &str = "recommendations.csv";
+
+/// Products per customer in the CRM file.
+const CRM_PRODUCTS: usize = 3;
+
+/// Reads the catalog and the suppression list and checks the campaign flags.
+pub(crate) fn campaign(args: &CampaignArgs) -> Result<(Campaign, CampaignInfo)> {
+    if !(0.0..=1.0).contains(&args.control_share) {
+        return Err(Error::Usage(format!(
+            "--control-share must be between 0 and 1, got {}",
+            args.control_share
+        )));
+    }
+    if args.max_cost.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
+        return Err(Error::Usage("--max-cost must be a number ≥ 0".into()));
+    }
+    if args.campaign.trim().is_empty() {
+        return Err(Error::Usage("--campaign must not be empty".into()));
+    }
+    let (catalog, text, source) = match &args.offers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            (
+                Catalog::parse(&text, path)?,
+                text,
+                path.display().to_string(),
+            )
+        }
+        None => (
+            Catalog::default_catalog(),
+            crate::offers::catalog::DEFAULT_TOML.to_string(),
+            "built-in (data/offers.toml)".to_string(),
+        ),
+    };
+    let suppressed = match &args.suppress {
+        Some(path) => crate::offers::suppression::load(path)?,
+        None => Default::default(),
+    };
+    let budget = Budget {
+        max_total_cost: args.max_cost,
+        max_contacts: args.max_contacts,
+    };
+    let info = CampaignInfo {
+        id: args.campaign.clone(),
+        offers_catalog: source,
+        offers_catalog_sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+        control_share: args.control_share,
+        max_total_cost: args.max_cost,
+        max_contacts: args.max_contacts,
+    };
+    Ok((
+        Campaign {
+            id: args.campaign.clone(),
+            catalog,
+            suppressed,
+            budget,
+            control_share: args.control_share,
+        },
+        info,
+    ))
+}
+
+/// Scores every customer, suggests products, chooses offers and writes the result files into
+/// `out`. Returns the campaign summary.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn deliver(
     model: &ChurnModel,
+    suggester: Option<&Suggester>,
     tx: &Transactions,
     as_of: NaiveDate,
     config: &Config,
-    out: &Path,
-) -> Result<usize> {
+    campaign: &Campaign,
+    out: &mut Output,
+    stages: &mut Stages,
+) -> Result<Summary> {
+    stages.start("score customers");
     if as_of.to_string() < model.as_of {
         super::progress(format!(
             "warning: scoring at {as_of}, before the model's training date {}: its labels saw the future of these customers",
@@ -38,41 +119,127 @@ pub(crate) fn score_to(
         high: config.scoring.risk_high,
         medium: config.scoring.risk_medium,
     };
-    let mut scores = score::score(model, &table, tiers)?;
-    write::write_table(&mut scores, &out.join("scores.parquet"))?;
-    write::write_table(&mut scores, &out.join("scores.csv"))?;
-    Ok(scores.height())
+    let scores = score::score(model, &table, tiers)?;
+
+    stages.start("suggest products");
+    let suggestions = match suggester {
+        Some(s) => {
+            let ids = tx
+                .customers
+                .column(crate::schema::line::CUSTOMER_ID)?
+                .str()?
+                .clone();
+            let blocked = super::recommend::blocked_mask(&s.history, config);
+            Some(crate::recommend::output::table(
+                &s.model,
+                &s.history,
+                &ids,
+                config.recommend.k,
+                &s.blend,
+                &blocked,
+            )?)
+        }
+        None => {
+            super::progress("no co-purchase model: the CRM file has no product suggestions");
+            None
+        }
+    };
+    let picks = match &suggestions {
+        Some(table) => crm::top_products(table, CRM_PRODUCTS)?,
+        None => Default::default(),
+    };
+
+    stages.start("choose offers");
+    let decided = crm::decide(&scores, &picks, campaign, as_of, &model.model_version)?;
+    let d = &decided.summary.decisions;
+    let count = |k: &str| d.get(k).copied().unwrap_or(0);
+    super::progress(format!(
+        "{} customers: {} to contact, {} in the control group, {} over budget, {} no action, {} suppressed; cost {:.2}, expected net benefit {:.2}",
+        decided.summary.customers_scored,
+        count("contact"),
+        count("control"),
+        count("over_budget"),
+        count("no_action"),
+        count("suppressed"),
+        decided.summary.total_cost,
+        decided.summary.total_expected_net_benefit,
+    ));
+
+    stages.start("write files");
+    out.table(CRM_FILE, &decided.crm)?;
+    out.table(SCORES_PARQUET, &decided.scores)?;
+    out.table(SCORES_CSV, &decided.scores)?;
+    if let Some(table) = &suggestions {
+        out.table(RECOMMENDATIONS_FILE, table)?;
+    }
+    Ok(decided.summary)
+}
+
+/// Writes the manifest and puts the output directory in place (or prints the dry run's plan).
+pub(crate) fn finish(
+    out: Output,
+    head: &ManifestHead,
+    stages: &mut Stages,
+    record_timings: bool,
+) -> Result<()> {
+    let target = out.dir().is_some();
+    let timings = stages.timings();
+    let plan = out.finish(head, record_timings.then_some(timings))?;
+    if let Some(plan) = plan {
+        super::print_stdout(&plan)?;
+    } else if target {
+        super::progress("output complete: manifest.json and _SUCCESS written");
+    }
+    Ok(())
 }
 
 pub fn run(args: &ScoreArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
+    let as_of = settings::parse_as_of(args.as_of.as_deref())?;
+    let (campaign, info) = campaign(&args.campaign)?;
     let model = ChurnModel::load(&args.model_dir)?;
+    let mut out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
+    let mut stages = Stages::new(5);
+
+    stages.start("read input");
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
-    let as_of = settings::as_of_or_default(settings::parse_as_of(args.as_of.as_deref())?, tx)?;
-    let n = score_to(&model, tx, as_of, &config, &args.out)?;
+    let as_of = settings::as_of_or_default(as_of, tx)?;
+    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let saved = args.model_dir.join(crate::recommend::artifact::META_FILE);
-    if tx.has(crate::schema::input::PRODUCT_ID) && saved.exists() {
-        let history = crate::recommend::History::build(
-            tx,
-            as_of,
-            crate::recommend::CoPurchaseParams::default().popularity_days,
-        )?;
-        let (copurchase, meta) = crate::recommend::artifact::load(&args.model_dir, &history)?;
-        let rows = super::recommend::write_suggestions(
-            &copurchase,
-            &history,
-            tx,
-            &meta.blend,
-            &config,
-            &args.out.join("recommendations.csv"),
-        )?;
-        super::progress(format!("wrote {rows} suggestions"));
-    }
-    super::progress(format!(
-        "scored {n} customers at {as_of} with {}; wrote {}",
-        model.model_version,
-        args.out.display()
-    ));
-    Ok(())
+    let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved.exists() {
+        let history = History::build(tx, as_of, CoPurchaseParams::default().popularity_days)?;
+        let (model, meta) = crate::recommend::artifact::load(&args.model_dir, &history)?;
+        Some(Suggester {
+            model,
+            history,
+            blend: meta.blend,
+            chosen_by: meta.blend_chosen_by,
+        })
+    } else {
+        None
+    };
+
+    let summary = deliver(
+        &model,
+        suggester.as_ref(),
+        tx,
+        as_of,
+        &config,
+        &campaign,
+        &mut out,
+        &mut stages,
+    )?;
+    let head = ManifestHead {
+        command: "score",
+        as_of: as_of.to_string(),
+        horizon_days: model.horizon_days,
+        model_version: model.model_version.clone(),
+        profile: args.campaign.profile.name(),
+        input: fingerprint,
+        rows: tx.accounting.clone(),
+        campaign: Some(info),
+        summary: Some(summary),
+    };
+    finish(out, &head, &mut stages, args.campaign.timings)
 }

@@ -14,20 +14,23 @@ use crate::model::{ChurnModel, train};
 use crate::recommend::{Blend, CoPurchaseModel, History};
 use crate::settings;
 
-/// The co-purchase model with the history it was fitted on and its validated blend.
-pub(crate) type Suggester = (CoPurchaseModel, History, Blend);
+/// The co-purchase model with the history it was fitted on, its validated blend and how the blend
+/// was chosen.
+pub(crate) struct Suggester {
+    pub model: CoPurchaseModel,
+    pub history: History,
+    pub blend: Blend,
+    pub chosen_by: String,
+}
 
-/// Trains both models for `as_of` and saves them in `dir` (the co-purchase model only when the
-/// input has product ids).
-pub(crate) fn train_and_save(
+/// Fits the churn model for `as_of`.
+pub(crate) fn train_churn(
     tx: &Transactions,
-    input: &Path,
     as_of: NaiveDate,
     config: &Config,
-    dir: &Path,
-) -> Result<(ChurnModel, Option<Suggester>)> {
+    fingerprint: InputFingerprint,
+) -> Result<ChurnModel> {
     let params = settings::churn_params(config)?;
-    let fingerprint = InputFingerprint::of_file(input, tx.accounting.rows_read)?;
     let started = std::time::Instant::now();
     let (model, _) = train::train(
         tx,
@@ -49,18 +52,46 @@ pub(crate) fn train_and_save(
             v.features_at, v.metrics.auc, v.metrics.brier, v.metrics.ece, model.penalty.alpha
         ));
     }
+    Ok(model)
+}
+
+/// Fits the co-purchase model when the input has product ids.
+pub(crate) fn train_suggester(
+    tx: &Transactions,
+    as_of: NaiveDate,
+    config: &Config,
+) -> Result<Option<Suggester>> {
+    if !tx.has(crate::schema::input::PRODUCT_ID) {
+        return Ok(None);
+    }
+    let (model, history, blend, chosen_by) = super::recommend::fit(tx, as_of, config)?;
+    Ok(Some(Suggester {
+        model,
+        history,
+        blend,
+        chosen_by,
+    }))
+}
+
+/// Saves the models in `dir`; returns the names of the files written.
+pub(crate) fn save(
+    model: &ChurnModel,
+    suggester: Option<&Suggester>,
+    as_of: NaiveDate,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
     let path = dir.join(artifact::FILE_NAME);
     let bytes = model.to_json()?;
     write::write_atomic(&path, |out| write::write_bytes(out, &bytes, &path))?;
-    let suggester = if tx.has(crate::schema::input::PRODUCT_ID) {
-        let (copurchase, history, blend, chosen_by) = super::recommend::fit(tx, as_of, config)?;
-        crate::recommend::artifact::save(&copurchase, &blend, &chosen_by, as_of, dir)?;
-        Some((copurchase, history, blend))
-    } else {
-        None
-    };
-    super::progress(format!("wrote the models to {}", dir.display()));
-    Ok((model, suggester))
+    let mut names = vec![artifact::FILE_NAME];
+    if let Some(s) = suggester {
+        crate::recommend::artifact::save(&s.model, &s.blend, &s.chosen_by, as_of, dir)?;
+        names.extend([
+            crate::recommend::artifact::META_FILE,
+            crate::recommend::artifact::PAIRS_FILE,
+        ]);
+    }
+    Ok(names)
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
@@ -69,6 +100,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
     let as_of = settings::as_of_or_default(as_of, tx)?;
-    train_and_save(tx, &args.input, as_of, &config, &args.model_dir)?;
+    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
+    let model = train_churn(tx, as_of, &config, fingerprint)?;
+    let suggester = train_suggester(tx, as_of, &config)?;
+    save(&model, suggester.as_ref(), as_of, &args.model_dir)?;
+    super::progress(format!("wrote the models to {}", args.model_dir.display()));
     Ok(())
 }

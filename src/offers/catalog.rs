@@ -33,7 +33,14 @@ pub struct Offer {
     pub min_expected_value: f64,
     #[serde(default)]
     pub min_orders: f64,
+    /// Only for customers with product suggestions (a personalised product e-mail).
+    #[serde(default)]
+    pub requires_suggestions: bool,
 }
+
+/// The code of the "no action" entry. A catalog may list it to name it; it must cost nothing and
+/// promise no uplift. Without it, customers without a worthwhile offer get this code anyway.
+pub const NO_ACTION: &str = "NONE";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,7 +49,33 @@ pub struct Catalog {
     pub offers: Vec<Offer>,
 }
 
+/// The catalog shipped with retain (`data/offers.toml`), used when no `--offers` file is given.
+pub const DEFAULT_TOML: &str = include_str!("../../data/offers.toml");
+
 impl Catalog {
+    /// The shipped default catalog.
+    pub fn default_catalog() -> Catalog {
+        Catalog::parse(DEFAULT_TOML, Path::new("data/offers.toml"))
+            .expect("the shipped catalog is checked by a test")
+    }
+
+    /// The name of the "no action" entry.
+    pub fn no_action_name(&self) -> &str {
+        self.offers
+            .iter()
+            .find(|o| o.code == NO_ACTION)
+            .map_or("No action", |o| o.name.as_str())
+    }
+
+    /// The offers that can be made (every entry but "no action").
+    pub fn actions(&self) -> impl Iterator<Item = &Offer> {
+        self.offers.iter().filter(|o| o.code != NO_ACTION)
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Offer> {
+        self.offers.iter().find(|o| o.code == code)
+    }
+
     pub fn parse(text: &str, source: &Path) -> Result<Catalog> {
         let bad = |message: String| Error::Config {
             path: source.to_path_buf(),
@@ -91,6 +124,22 @@ impl Catalog {
                     o.uplift
                 ));
             }
+            if o.code == NO_ACTION
+                && (o.uplift != 0.0 || o.cost_fixed != 0.0 || o.cost_share_of_order != 0.0)
+            {
+                return Err(format!(
+                    "{at}: the no-action entry must have uplift, cost_fixed and cost_share_of_order 0"
+                ));
+            }
+            if let Some(c) = o
+                .code
+                .chars()
+                .find(|c| c.is_control() || *c == ',' || *c == ';' || *c == '"')
+            {
+                return Err(format!(
+                    "{at}: code must not contain {c:?} (it goes into CSV files)"
+                ));
+            }
         }
         Ok(())
     }
@@ -106,6 +155,8 @@ mod tests {
         let catalog = Catalog::load(&path).unwrap();
         assert!(catalog.offers.len() >= 6);
         assert!(catalog.offers.iter().any(|o| o.channel == "phone"));
+        assert_eq!(catalog, Catalog::default_catalog());
+        assert_eq!(catalog.no_action_name(), "No action");
     }
 
     #[test]
@@ -121,5 +172,9 @@ mod tests {
             "[[offer]]\ncode = \"A\"\nname = \"x\"\nchannel = \"email\"\nuplift = 0.1\ncost = 3\n";
         let err = Catalog::parse(text, Path::new("offers.toml")).unwrap_err();
         assert!(err.to_string().contains("cost"), "{err}");
+        let text =
+            "[[offer]]\ncode = \"NONE\"\nname = \"No action\"\nchannel = \"none\"\nuplift = 0.1\n";
+        let err = Catalog::parse(text, Path::new("offers.toml")).unwrap_err();
+        assert!(err.to_string().contains("offer 1 ('NONE')"), "{err}");
     }
 }

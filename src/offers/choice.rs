@@ -18,6 +18,8 @@ pub struct Candidate {
     pub expected_value: f64,
     pub avg_order_value: f64,
     pub orders: f64,
+    /// The customer has product suggestions (for offers that need them).
+    pub has_suggestions: bool,
 }
 
 /// Optional limits for one campaign.
@@ -27,15 +29,59 @@ pub struct Budget {
     pub max_contacts: Option<usize>,
 }
 
+/// What happens to one customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Gets the offer.
+    Contact,
+    /// Would get the offer; held out to measure the campaign's lift.
+    Control,
+    /// No offer pays for itself.
+    NoAction,
+    /// An offer would pay, but the budget was spent on customers with a higher benefit.
+    OverBudget,
+    /// On the suppression list (opted out).
+    Suppressed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Contact => "contact",
+            Outcome::Control => "control",
+            Outcome::NoAction => "no_action",
+            Outcome::OverBudget => "over_budget",
+            Outcome::Suppressed => "suppressed",
+        }
+    }
+
+    /// Selected for the campaign file: contacted or held out as control.
+    pub fn selected(self) -> bool {
+        matches!(self, Outcome::Contact | Outcome::Control)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub customer_id: String,
-    /// The offer to make; `None` is "no action".
+    /// The best offer that pays for itself (also for control and over-budget customers, who do
+    /// not get it); `None` where none does or the customer is suppressed.
     pub offer: Option<String>,
+    /// Expected net benefit of `offer` (0 without one).
     pub net_benefit: f64,
+    /// Cost of `offer` (0 without one).
     pub cost: f64,
-    /// Would have got `offer` but is held out to measure the campaign's lift.
-    pub control: bool,
+    pub outcome: Outcome,
+}
+
+impl Decision {
+    /// The offer to send: only contacted customers get one.
+    pub fn offer_to_send(&self) -> Option<&str> {
+        (self.outcome == Outcome::Contact)
+            .then_some(self.offer.as_deref())
+            .flatten()
+    }
 }
 
 fn eligible(o: &Offer, c: &Candidate) -> bool {
@@ -43,6 +89,7 @@ fn eligible(o: &Offer, c: &Candidate) -> bool {
         && (o.risk_tiers.is_empty() || o.risk_tiers.iter().any(|t| t == &c.risk_tier))
         && c.expected_value >= o.min_expected_value
         && c.orders >= o.min_orders
+        && (c.has_suggestions || !o.requires_suggestions)
 }
 
 pub fn cost(o: &Offer, c: &Candidate) -> f64 {
@@ -62,7 +109,12 @@ pub fn control_draw(campaign: &str, customer_id: &str) -> f64 {
     (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// One decision per candidate that is not suppressed, in the input order.
+/// One decision per candidate, in the input order.
+///
+/// The best eligible offer with a positive net benefit (ties: the earlier catalog entry), else no
+/// action. Then, highest benefit first (ties by id), each customer with an offer is drawn into the
+/// control group (`control_share`, by [`control_draw`]) or contacted while the budget lasts;
+/// control customers cost nothing and do not use up the contact budget.
 pub fn choose(
     catalog: &Catalog,
     candidates: &[Candidate],
@@ -73,37 +125,37 @@ pub fn choose(
 ) -> Vec<Decision> {
     let mut decisions: Vec<Decision> = candidates
         .iter()
-        .filter(|c| !suppressed.contains(&c.customer_id))
         .map(|c| {
-            let best = catalog
-                .offers
-                .iter()
-                .filter(|o| eligible(o, c))
-                .map(|o| (o, net_benefit(o, c)))
-                .filter(|(_, net)| *net > 0.0)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            match best {
-                Some((o, net)) => Decision {
-                    customer_id: c.customer_id.clone(),
-                    offer: Some(o.code.clone()),
-                    net_benefit: net,
-                    cost: cost(o, c),
-                    control: false,
-                },
-                None => Decision {
-                    customer_id: c.customer_id.clone(),
-                    offer: None,
-                    net_benefit: 0.0,
-                    cost: 0.0,
-                    control: false,
-                },
+            let mut decision = Decision {
+                customer_id: c.customer_id.clone(),
+                offer: None,
+                net_benefit: 0.0,
+                cost: 0.0,
+                outcome: Outcome::NoAction,
+            };
+            if suppressed.contains(&c.customer_id) {
+                decision.outcome = Outcome::Suppressed;
+                return decision;
             }
+            let mut best: Option<(&Offer, f64)> = None;
+            for o in catalog.actions().filter(|o| eligible(o, c)) {
+                let net = net_benefit(o, c);
+                if net > 0.0 && best.is_none_or(|(_, b)| net > b) {
+                    best = Some((o, net));
+                }
+            }
+            if let Some((o, net)) = best {
+                decision.offer = Some(o.code.clone());
+                decision.net_benefit = net;
+                decision.cost = cost(o, c);
+                decision.outcome = Outcome::Contact;
+            }
+            decision
         })
         .collect();
 
-    // Budget: highest benefit first (ties by id); whoever does not fit gets no action.
     let mut order: Vec<usize> = (0..decisions.len())
-        .filter(|&i| decisions[i].offer.is_some())
+        .filter(|&i| decisions[i].outcome == Outcome::Contact)
         .collect();
     order.sort_by(|&a, &b| {
         decisions[b]
@@ -114,22 +166,20 @@ pub fn choose(
     let (mut spent, mut contacts) = (0.0, 0usize);
     for i in order {
         let d = &mut decisions[i];
+        if control_draw(campaign, &d.customer_id) < control_share {
+            d.outcome = Outcome::Control;
+            continue;
+        }
         let over_cost = budget
             .max_total_cost
             .is_some_and(|max| spent + d.cost > max);
         let over_contacts = budget.max_contacts.is_some_and(|max| contacts >= max);
         if over_cost || over_contacts {
-            d.offer = None;
-            d.net_benefit = 0.0;
-            d.cost = 0.0;
+            d.outcome = Outcome::OverBudget;
             continue;
         }
-        if control_draw(campaign, &d.customer_id) < control_share {
-            d.control = true;
-        } else {
-            spent += d.cost;
-            contacts += 1;
-        }
+        spent += d.cost;
+        contacts += 1;
     }
     decisions
 }
@@ -153,6 +203,7 @@ mod tests {
             risk_tiers: vec![],
             min_expected_value: 0.0,
             min_orders: 0.0,
+            requires_suggestions: false,
         }
     }
 
@@ -165,6 +216,7 @@ mod tests {
             expected_value: value,
             avg_order_value: 50.0,
             orders: 3.0,
+            has_suggestions: true,
         }
     }
 
@@ -186,6 +238,7 @@ mod tests {
         assert_eq!(d[0].offer.as_deref(), Some("CALL"));
         assert!((d[0].net_benefit - 22.0).abs() < 1e-9);
         assert_eq!(d[1].offer, None);
+        assert_eq!(d[1].outcome, Outcome::NoAction);
     }
 
     #[test]
@@ -229,14 +282,21 @@ mod tests {
             max_contacts: None,
         };
         let d = choose(&catalog, &people, &suppressed, budget, 0.0, "c1");
-        assert_eq!(d.len(), 3, "the suppressed customer is not in the output");
+        assert_eq!(
+            d[3].outcome,
+            Outcome::Suppressed,
+            "d is the most valuable but opted out"
+        );
+        assert_eq!(d[3].offer, None);
         // Benefits: a 85, b 45, c 40 → the 10.0 budget pays for a and b.
         let chosen: Vec<_> = d
             .iter()
-            .filter(|x| x.offer.is_some())
+            .filter(|x| x.offer_to_send().is_some())
             .map(|x| x.customer_id.as_str())
             .collect();
         assert_eq!(chosen, ["a", "b"]);
+        assert_eq!(d[2].outcome, Outcome::OverBudget);
+        assert_eq!(d[2].offer_to_send(), None);
         let capped = choose(
             &catalog,
             &people,
@@ -248,7 +308,64 @@ mod tests {
             0.0,
             "c1",
         );
-        assert_eq!(capped.iter().filter(|x| x.offer.is_some()).count(), 1);
+        let sent: Vec<_> = capped.iter().filter_map(|x| x.offer_to_send()).collect();
+        assert_eq!(sent, ["MAIL"]);
+        assert_eq!(
+            capped[0].outcome,
+            Outcome::Contact,
+            "the highest benefit goes first"
+        );
+    }
+
+    #[test]
+    fn offers_needing_suggestions_skip_customers_without_them() {
+        let mut picks = offer("PICKS", 0.05, 0.02);
+        picks.requires_suggestions = true;
+        let catalog = Catalog {
+            offers: vec![picks, offer("MAIL", 1.0, 0.01)],
+        };
+        let mut without = customer("a", 0.8, 200.0);
+        without.has_suggestions = false;
+        // PICKS 0.02·160 − 0.05 = 3.15 beats MAIL 1.6 − 1 = 0.6, but needs suggestions.
+        let d = choose(
+            &catalog,
+            &[customer("b", 0.8, 200.0), without],
+            &HashSet::new(),
+            Budget::default(),
+            0.0,
+            "c1",
+        );
+        assert_eq!(d[0].offer.as_deref(), Some("PICKS"));
+        assert_eq!(d[1].offer.as_deref(), Some("MAIL"));
+    }
+
+    #[test]
+    fn control_customers_get_no_offer_and_the_share_holds_among_the_selected() {
+        let catalog = Catalog {
+            offers: vec![offer("MAIL", 1.0, 0.1)],
+        };
+        let people: Vec<Candidate> = (0..20_000)
+            .map(|i| customer(&format!("c{i}"), 0.9, 100.0))
+            .collect();
+        let run = || {
+            choose(
+                &catalog,
+                &people,
+                &HashSet::new(),
+                Budget::default(),
+                0.2,
+                "spring",
+            )
+        };
+        let d = run();
+        let control = d.iter().filter(|x| x.outcome == Outcome::Control).count();
+        assert!((control as f64 / 20_000.0 - 0.2).abs() < 0.01, "{control}");
+        assert!(
+            d.iter()
+                .filter(|x| x.outcome == Outcome::Control)
+                .all(|x| x.offer_to_send().is_none() && x.offer.is_some())
+        );
+        assert_eq!(run(), d, "the same campaign draws the same group");
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! Progress through the stages of a long command, on stderr: a spinner with the stage and its
+//! elapsed time on a terminal, plain lines otherwise (a scheduler's log). Also keeps the time
+//! each stage took.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The spinner of the running stage, so that messages print above it instead of through it.
+static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Prints one line on stderr, above the spinner if one is showing.
+pub(crate) fn line(message: &str) {
+    let active = ACTIVE.lock().ok().and_then(|guard| guard.clone());
+    match active {
+        Some(bar) => bar.println(message),
+        None => eprintln!("{message}"),
+    }
+}
+
+pub(crate) struct Stages {
+    total: usize,
+    done: usize,
+    current: Option<(&'static str, Instant)>,
+    timings: Vec<(&'static str, f64)>,
+    terminal: bool,
+}
+
+impl Stages {
+    pub(crate) fn new(total: usize) -> Stages {
+        Stages {
+            total,
+            done: 0,
+            current: None,
+            timings: Vec::new(),
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Ends the running stage (if any) and starts `name`.
+    pub(crate) fn start(&mut self, name: &'static str) {
+        self.end();
+        self.done += 1;
+        let label = format!("[{}/{}] {name}", self.done, self.total);
+        if self.terminal {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("retain: {spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(label);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            if let Ok(mut active) = ACTIVE.lock() {
+                *active = Some(bar);
+            }
+        } else {
+            eprintln!("retain: {label}");
+        }
+        self.current = Some((name, Instant::now()));
+    }
+
+    /// Ends the running stage, recording its time.
+    pub(crate) fn end(&mut self) {
+        let Some((name, started)) = self.current.take() else {
+            return;
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        self.timings.push((name, seconds));
+        if let Ok(mut active) = ACTIVE.lock()
+            && let Some(bar) = active.take()
+        {
+            bar.finish_and_clear();
+        }
+        let message = format!(
+            "retain: [{}/{}] {name}: {seconds:.2} s",
+            self.done, self.total
+        );
+        eprintln!("{message}");
+    }
+
+    /// Seconds per stage, rounded to milliseconds.
+    pub(crate) fn timings(&mut self) -> BTreeMap<String, f64> {
+        self.end();
+        self.timings
+            .iter()
+            .map(|(name, s)| (name.replace(' ', "_"), (s * 1000.0).round() / 1000.0))
+            .collect()
+    }
+}
+
+impl Drop for Stages {
+    fn drop(&mut self) {
+        if let Ok(mut active) = ACTIVE.lock()
+            && let Some(bar) = active.take()
+        {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! CSV profiles for the files a CRM or a spreadsheet imports: separator, decimal mark, byte order
+//! mark; numbers rounded per column (money to cents, other fractions to 4 places), never in
+//! scientific notation; text fields quoted.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::error::Result;
+use crate::io::write;
+
+/// How CSV files are written (`--profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Comma, UTF-8 without BOM, ISO 8601 dates, `.` decimals.
+    #[default]
+    Crm,
+    /// For German Excel: semicolon, decimal comma, UTF-8 with BOM, ISO 8601 dates.
+    ExcelDe,
+}
+
+impl Profile {
+    pub fn separator(self) -> u8 {
+        match self {
+            Profile::Crm => b',',
+            Profile::ExcelDe => b';',
+        }
+    }
+
+    pub fn decimal_comma(self) -> bool {
+        self == Profile::ExcelDe
+    }
+
+    pub fn bom(self) -> bool {
+        self == Profile::ExcelDe
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Crm => "crm",
+            Profile::ExcelDe => "excel-de",
+        }
+    }
+}
+
+/// Money columns: rounded to 2 decimals in CSV files. Other float columns get 4.
+const MONEY: [&str; 8] = [
+    crate::schema::feature::MONETARY_TOTAL,
+    crate::schema::feature::AVG_ORDER_VALUE,
+    crate::schema::feature::MEDIAN_UNIT_PRICE,
+    crate::schema::score::EXPECTED_VALUE,
+    crate::schema::score::VALUE_AT_RISK,
+    crate::schema::offer::OFFER_COST,
+    crate::schema::offer::EXPECTED_NET_BENEFIT,
+    "unit_price",
+];
+
+/// A copy of `table` with every float column rounded for display (half to even).
+pub fn rounded(table: &DataFrame) -> Result<DataFrame> {
+    let mut columns = Vec::with_capacity(table.width());
+    for column in table.columns() {
+        let column = if column.dtype().is_float() {
+            let decimals = if MONEY.contains(&column.name().as_str()) {
+                2
+            } else {
+                4
+            };
+            column
+                .as_materialized_series()
+                .round(decimals, RoundMode::HalfToEven)?
+                .into_column()
+        } else {
+            column.clone()
+        };
+        columns.push(column);
+    }
+    Ok(DataFrame::new(table.height(), columns)?)
+}
+
+/// Serialises `table` (already rounded) in `profile`: RFC 4180, text quoted, dates ISO 8601.
+pub fn to_writer<W: std::io::Write>(
+    table: &mut DataFrame,
+    out: &mut W,
+    profile: Profile,
+) -> Result<()> {
+    CsvWriter::new(out)
+        .include_header(true)
+        .include_bom(profile.bom())
+        .with_separator(profile.separator())
+        .with_decimal_comma(profile.decimal_comma())
+        .with_quote_style(QuoteStyle::NonNumeric)
+        .with_float_scientific(Some(false))
+        .with_date_format(Some("%Y-%m-%d".into()))
+        .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S".into()))
+        .with_line_terminator("\r\n".into())
+        .finish(table)?;
+    Ok(())
+}
+
+/// Writes `table` as a CSV file in `profile`, atomically.
+pub fn write(table: &DataFrame, path: &Path, profile: Profile) -> Result<()> {
+    let mut table = rounded(table)?;
+    write::write_atomic(path, |out| to_writer(&mut table, out, profile))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> DataFrame {
+        df!(
+            "customer_id" => ["007", "a;b"],
+            "churn_probability" => [0.123456, 1e-7],
+            "value_at_risk" => [1234.5678, 0.005],
+            "n" => [3i64, 10],
+        )
+        .unwrap()
+    }
+
+    fn text(profile: Profile) -> String {
+        let mut table = rounded(&sample()).unwrap();
+        let mut bytes = Vec::new();
+        to_writer(&mut table, &mut bytes, profile).unwrap();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn crm_profile() {
+        // Half to even: 0.005 → 0.0 at 2 decimals; 1e-7 → 0 without scientific notation.
+        assert_eq!(
+            text(Profile::Crm),
+            "\"customer_id\",\"churn_probability\",\"value_at_risk\",\"n\"\r\n\
+             \"007\",0.1235,1234.57,3\r\n\
+             \"a;b\",0,0,10\r\n"
+        );
+    }
+
+    #[test]
+    fn excel_de_profile() {
+        assert_eq!(
+            text(Profile::ExcelDe),
+            "\u{feff}\"customer_id\";\"churn_probability\";\"value_at_risk\";\"n\"\r\n\
+             \"007\";0,1235;1234,57;3\r\n\
+             \"a;b\";0;0;10\r\n"
+        );
+    }
+}
