@@ -283,6 +283,10 @@ pub struct RunArgs {
     /// As-of date (YYYY-MM-DD) [default: the day after the last purchase in the input].
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Also save the trained models here, for nightly `retain score --model-dir DIR` (they are
+    /// always in the output directory too).
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
     #[command(flatten)]
     pub campaign: CampaignArgs,
     #[command(flatten)]

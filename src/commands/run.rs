@@ -16,6 +16,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let (campaign, info) = score::campaign(&args.campaign)?;
+    if let Some(dir) = &args.model_dir {
+        score::refuse_model_dir_inside_out(dir, &args.out)?;
+    }
     let mut out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
     let mut stages = Stages::new(7);
 
@@ -40,6 +43,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(dir) = out.dir() {
         for name in super::train::save(&model, suggester.as_ref(), as_of, &dir)? {
             out.record(name, None);
+        }
+        if let Some(model_dir) = &args.model_dir {
+            super::train::save(&model, suggester.as_ref(), as_of, model_dir)?;
+            super::progress(format!("saved the models to {}", model_dir.display()));
         }
     } else {
         out.record(crate::model::artifact::FILE_NAME, None);

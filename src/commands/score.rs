@@ -1,6 +1,8 @@
 //! `retain score`: score every customer with a saved model, choose offers, and write the output
 //! directory (CRM file, scores, suggestions, manifest) in one step.
 
+use std::path::{Path, PathBuf};
+
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
@@ -86,6 +88,24 @@ pub(crate) fn campaign(args: &CampaignArgs) -> Result<(Campaign, CampaignInfo)> 
         },
         info,
     ))
+}
+
+/// `score` and `run` replace `out` as a whole: a model directory inside it would be lost.
+pub(crate) fn refuse_model_dir_inside_out(model_dir: &Path, out: &Path) -> Result<()> {
+    let absolute = |p: &Path| {
+        std::path::absolute(p)
+            .map(|p| p.components().collect::<PathBuf>())
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if absolute(model_dir).starts_with(absolute(out)) {
+        return Err(Error::Usage(format!(
+            "the model directory '{}' is inside --out '{}', which this command replaces as a whole; \
+             keep models elsewhere (copy them to models/, or train with --model-dir models)",
+            model_dir.display(),
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Scores every customer, suggests products, chooses offers and writes the result files into
@@ -197,6 +217,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let (campaign, info) = campaign(&args.campaign)?;
+    refuse_model_dir_inside_out(&args.model_dir, &args.out)?;
     let model = ChurnModel::load(&args.model_dir)?;
     let mut out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
     let mut stages = Stages::new(5);

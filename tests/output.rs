@@ -1,0 +1,404 @@
+//! The output directory of `retain run` on the shipped sample, as a scheduler and a CRM see it:
+//! golden files, byte-identical reruns, the excel-de profile parsed back, dry runs, and a run
+//! killed part-way leaving the previous output as it was.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `retain run` on the sample from the repository root (so the manifest names the input
+/// `data/sample/transactions.csv`, as in the golden file).
+fn run(out: &Path, extra: &[&str]) -> Output {
+    let output = retain_bin()
+        .current_dir(repo())
+        .args(["run", "--input", "data/sample/transactions.csv", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Compares `actual` with the golden file `name`; `RETAIN_BLESS=1` rewrites the golden file.
+fn golden(name: &str, actual: &[u8]) {
+    let path = repo().join("tests/golden/sample").join(name);
+    if std::env::var_os("RETAIN_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read(&path).expect("golden file (RETAIN_BLESS=1 writes it)");
+    assert!(
+        expected == actual,
+        "{} differs from the output:\n{}",
+        path.display(),
+        String::from_utf8_lossy(actual)
+    );
+}
+
+fn read_csv(path: &Path, separator: u8, decimal_comma: bool) -> DataFrame {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(None)
+        .with_parse_options(
+            CsvParseOptions::default()
+                .with_separator(separator)
+                .with_decimal_comma(decimal_comma),
+        )
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
+#[test]
+fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, de) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("de"),
+    );
+    run(&a, &[]);
+    run(&b, &[]);
+    let (first, second) = (files(&a), files(&b));
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        [
+            "_SUCCESS",
+            "at_risk_customers.csv",
+            "churn-model.json",
+            "copurchase-pairs.parquet",
+            "copurchase.json",
+            "manifest.json",
+            "recommendations.csv",
+            "scores.csv",
+            "scores.parquet",
+            "validation.json",
+        ]
+    );
+    for (name, bytes) in &first {
+        assert!(&second[name] == bytes, "{name} differs between two runs");
+    }
+    assert!(first["_SUCCESS"].is_empty());
+    assert_eq!(
+        listing(tmp.path()),
+        ["a", "b"],
+        "nothing left beside the outputs"
+    );
+
+    // The manifest's checksums and row counts are those of the files.
+    let manifest: serde_json::Value = serde_json::from_slice(&first["manifest.json"]).unwrap();
+    let listed = manifest["files"].as_array().unwrap();
+    assert_eq!(
+        listed.len(),
+        first.len() - 2,
+        "every file but the manifest and _SUCCESS"
+    );
+    for entry in listed {
+        let name = entry["name"].as_str().unwrap();
+        let bytes = &first[name];
+        assert_eq!(
+            entry["sha256"],
+            format!("{:x}", Sha256::digest(bytes)),
+            "{name}"
+        );
+        assert_eq!(entry["bytes"], bytes.len(), "{name}");
+        if name.ends_with(".csv") {
+            let lines = bytes
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count();
+            assert_eq!(entry["rows"], lines - 1, "{name}");
+        }
+    }
+    assert_eq!(manifest["as_of"], "2024-12-31");
+    let decisions = &manifest["summary"]["decisions"];
+    let crm_rows = decisions["contact"].as_u64().unwrap() + decisions["control"].as_u64().unwrap();
+    let scores = read_csv(&a.join("scores.csv"), b',', false);
+    assert_eq!(
+        manifest["summary"]["customers_scored"].as_u64().unwrap() as usize,
+        scores.height()
+    );
+
+    // Golden files: the manifest (checksums of every file) and the head of the CRM file.
+    golden("manifest.json", &first["manifest.json"]);
+    let crm = &first["at_risk_customers.csv"];
+    let head: Vec<u8> = crm
+        .split_inclusive(|&b| b == b'\n')
+        .take(12)
+        .flatten()
+        .copied()
+        .collect();
+    golden("at_risk_customers.head.csv", &head);
+
+    // The CRM file: customer_id first and quoted, one row per selected customer, ids as text.
+    let text = String::from_utf8(crm.clone()).unwrap();
+    assert!(
+        text.starts_with("\"customer_id\",\"churn_probability\",\"risk_tier\",\"rfm_segment\"")
+    );
+    assert!(
+        text.lines().nth(1).unwrap().starts_with("\"0"),
+        "leading zeros kept: {text:.300}"
+    );
+    let crm_table = read_csv(&a.join("at_risk_customers.csv"), b',', false);
+    assert_eq!(crm_table.height() as u64, crm_rows);
+
+    // Nightly scoring with the saved model writes the same customer files as the run.
+    let nightly = tmp.path().join("nightly");
+    let scored = retain_bin()
+        .current_dir(repo())
+        .args([
+            "score",
+            "--input",
+            "data/sample/transactions.csv",
+            "--model-dir",
+        ])
+        .arg(&a)
+        .arg("--out")
+        .arg(&nightly)
+        .output()
+        .unwrap();
+    assert_eq!(
+        scored.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&scored.stderr)
+    );
+    for name in [
+        "at_risk_customers.csv",
+        "scores.parquet",
+        "scores.csv",
+        "recommendations.csv",
+    ] {
+        assert!(
+            files(&nightly)[name] == first[name],
+            "score's {name} differs from run's"
+        );
+    }
+
+    // excel-de: semicolons, decimal commas and a BOM; parsed back, the same values.
+    run(&de, &["--profile", "excel-de"]);
+    let de_bytes = std::fs::read(de.join("at_risk_customers.csv")).unwrap();
+    assert!(de_bytes.starts_with("\u{feff}\"customer_id\";".as_bytes()));
+    let de_table = read_csv(&de.join("at_risk_customers.csv"), b';', true);
+    assert_eq!(de_table.get_column_names(), crm_table.get_column_names());
+    assert!(
+        de_table.equals_missing(&crm_table),
+        "excel-de parsed back differs:\n{de_table}\n{crm_table}"
+    );
+    assert!(
+        de_table
+            .column("churn_probability")
+            .unwrap()
+            .dtype()
+            .is_float(),
+        "decimal commas parse back as numbers"
+    );
+}
+
+fn staging_dirs(parent: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains(".staging-")
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_or_failed_run_leaves_the_previous_output_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("manifest.json"), "{\"previous\": true}\n").unwrap();
+    std::fs::write(out.join("at_risk_customers.csv"), "customer_id\n\"old\"\n").unwrap();
+    let before = files(&out);
+
+    // Kill the run once it has written its first file into the staging directory.
+    let mut child = retain_bin()
+        .current_dir(repo())
+        .args(["run", "--out"])
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let busy = staging_dirs(tmp.path())
+            .iter()
+            .any(|d| std::fs::read_dir(d).map(|e| e.count() > 0).unwrap_or(false));
+        if busy {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no staging directory appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        files(&out),
+        before,
+        "the killed run changed the previous output"
+    );
+    assert_eq!(
+        staging_dirs(tmp.path()).len(),
+        1,
+        "the killed run's staging directory"
+    );
+
+    // A run that fails (here: a missing input) removes the stale staging directory, reports
+    // the input error and leaves the previous output alone.
+    let failed = retain_bin()
+        .args(["run", "--input", "no-such-file.csv", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert_eq!(files(&out), before);
+    assert_eq!(listing(tmp.path()), ["out"]);
+}
+
+#[test]
+fn dry_run_writes_nothing_and_flags_shape_the_campaign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let suppress = tmp.path().join("opt-outs.txt");
+    // Two customers of the sample (ids with leading zeros) and one not in it.
+    std::fs::write(&suppress, "customer_id\n001221\n000325\nnot-a-customer\n").unwrap();
+    let output = run(
+        &out,
+        &[
+            "--dry-run",
+            "--max-contacts",
+            "100",
+            "--suppress",
+            suppress.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stdout.contains("would create"), "{stdout}");
+    for name in [
+        "at_risk_customers.csv",
+        "scores.parquet",
+        "manifest.json",
+        "_SUCCESS",
+    ] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    assert!(stderr.contains(" 100 to contact"), "{stderr}");
+    assert!(stderr.contains(" 2 suppressed"), "{stderr}");
+    assert!(!out.exists());
+    assert_eq!(
+        listing(tmp.path()),
+        ["opt-outs.txt"],
+        "a dry run writes nothing"
+    );
+}
+
+#[test]
+fn a_directory_retain_did_not_write_is_refused_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("thesis.tex"), "mine").unwrap();
+    let output = retain_bin()
+        .current_dir(repo())
+        .args(["run", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("did not write"));
+    assert_eq!(listing(tmp.path()), ["thesis.tex"]);
+}
+
+#[test]
+fn invalid_offer_catalog_and_campaign_flags_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("offers.toml");
+    std::fs::write(
+        &catalog,
+        "[[offer]]\ncode = \"CALL\"\nname = \"Call\"\nchannel = \"phone\"\nuplift = 0.2\ncost_fixed = -3\n",
+    )
+    .unwrap();
+    for (args, needle) in [
+        (
+            vec!["--offers", catalog.to_str().unwrap()],
+            "offer 1 ('CALL'): cost_fixed",
+        ),
+        (vec!["--control-share", "1.5"], "--control-share"),
+        (vec!["--profile", "excel"], "excel-de"),
+        (
+            vec![
+                "--model-dir",
+                tmp.path().join("out/models").to_str().unwrap(),
+            ],
+            "inside --out",
+        ),
+    ] {
+        let output = retain_bin()
+            .current_dir(repo())
+            .args(["run", "--out"])
+            .arg(tmp.path().join("out"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    assert!(!tmp.path().join("out").exists());
+}
