@@ -32,10 +32,12 @@ impl RiskTiers {
     }
 }
 
-/// Expected spend over the horizon if the customer keeps their usual pace:
-/// purchase rate × horizon × average order value.
+/// Expected spend over the horizon if the customer keeps their usual pace: purchase days per day
+/// × horizon × average order value, the pace measured over at least one horizon, so that a
+/// customer seen for a few days is not projected to buy every few days.
 pub fn expected_value(raw: &Raw, horizon_days: u32) -> f64 {
-    raw.purchase_rate() * f64::from(horizon_days) * raw.avg_order_value
+    let horizon = f64::from(horizon_days);
+    raw.purchase_days / raw.tenure_days.max(horizon) * horizon * raw.avg_order_value
 }
 
 /// Adds the score columns in front of the features of `table` (from [`super::train::scoring_table`]).
@@ -95,4 +97,29 @@ pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_value_measures_the_pace_over_at_least_one_horizon() {
+        // Seen for 3 days, one purchase day: one order per 90 days, not one per 3 (or 30).
+        let new = Raw {
+            purchase_days: 1.0,
+            tenure_days: 3.0,
+            avg_order_value: 100.0,
+            ..Raw::default()
+        };
+        assert!((expected_value(&new, 90) - 100.0).abs() < 1e-9);
+        // 10 purchase days in 300 days at 50 an order: 10 / 300 · 90 · 50 = 150.
+        let regular = Raw {
+            purchase_days: 10.0,
+            tenure_days: 300.0,
+            avg_order_value: 50.0,
+            ..Raw::default()
+        };
+        assert!((expected_value(&regular, 90) - 150.0).abs() < 1e-9);
+    }
 }
