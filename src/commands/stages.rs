@@ -26,17 +26,33 @@ pub(crate) struct Stages {
     done: usize,
     current: Option<(&'static str, Instant)>,
     timings: Vec<(&'static str, f64)>,
-    terminal: bool,
+    /// The progress bar over all stages, on a terminal only.
+    bar: Option<ProgressBar>,
 }
 
 impl Stages {
     pub(crate) fn new(total: usize) -> Stages {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "retain: {spinner} [{bar:24}] {pos}/{len} {msg} ({elapsed})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            if let Ok(mut active) = ACTIVE.lock() {
+                *active = Some(bar.clone());
+            }
+            bar
+        });
         Stages {
             total,
             done: 0,
             current: None,
             timings: Vec::new(),
-            terminal: std::io::stderr().is_terminal(),
+            bar,
         }
     }
 
@@ -44,20 +60,9 @@ impl Stages {
     pub(crate) fn start(&mut self, name: &'static str) {
         self.end();
         self.done += 1;
-        let label = format!("[{}/{}] {name}", self.done, self.total);
-        if self.terminal {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("retain: {spinner} {msg} ({elapsed})")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.set_message(label);
-            bar.enable_steady_tick(Duration::from_millis(120));
-            if let Ok(mut active) = ACTIVE.lock() {
-                *active = Some(bar);
-            }
-        } else {
-            eprintln!("retain: {label}");
+        match &self.bar {
+            Some(bar) => bar.set_message(name),
+            None => eprintln!("retain: [{}/{}] {name}", self.done, self.total),
         }
         self.current = Some((name, Instant::now()));
     }
@@ -69,16 +74,13 @@ impl Stages {
         };
         let seconds = started.elapsed().as_secs_f64();
         self.timings.push((name, seconds));
-        if let Ok(mut active) = ACTIVE.lock()
-            && let Some(bar) = active.take()
-        {
-            bar.finish_and_clear();
-        }
-        let message = format!(
+        line(&format!(
             "retain: [{}/{}] {name}: {seconds:.2} s",
             self.done, self.total
-        );
-        eprintln!("{message}");
+        ));
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
     }
 
     /// Seconds per stage, rounded to milliseconds.
@@ -93,9 +95,10 @@ impl Stages {
 
 impl Drop for Stages {
     fn drop(&mut self) {
-        if let Ok(mut active) = ACTIVE.lock()
-            && let Some(bar) = active.take()
-        {
+        if let Ok(mut active) = ACTIVE.lock() {
+            active.take();
+        }
+        if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
