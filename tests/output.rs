@@ -109,6 +109,7 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
             "copurchase.json",
             "manifest.json",
             "recommendations.csv",
+            "report.md",
             "scores.csv",
             "scores.parquet",
             "validation.json",

@@ -78,7 +78,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         summary: Some(summary),
     };
     let target = args.out.display().to_string();
-    score::finish(out, &head, &mut stages, args.campaign.timings)?;
+    score::finish(
+        out,
+        &head,
+        &model,
+        &campaign,
+        &mut stages,
+        args.campaign.timings,
+    )?;
     if !args.campaign.dry_run {
         super::progress(format!(
             "wrote {target}; the CRM import is {target}/{CRM_FILE}"

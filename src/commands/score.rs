@@ -26,6 +26,7 @@ pub const CRM_FILE: &str = "at_risk_customers.csv";
 pub const SCORES_PARQUET: &str = "scores.parquet";
 pub const SCORES_CSV: &str = "scores.csv";
 pub const RECOMMENDATIONS_FILE: &str = "recommendations.csv";
+pub const REPORT_FILE: &str = "report.md";
 
 /// Products per customer in the CRM file.
 const CRM_PRODUCTS: usize = 3;
@@ -195,13 +196,18 @@ pub(crate) fn deliver(
     Ok(decided.summary)
 }
 
-/// Writes the manifest and puts the output directory in place (or prints the dry run's plan).
+/// Writes the report and the manifest and puts the output directory in place (or prints the dry
+/// run's plan).
 pub(crate) fn finish(
-    out: Output,
+    mut out: Output,
     head: &ManifestHead,
+    model: &ChurnModel,
+    campaign: &Campaign,
     stages: &mut Stages,
     record_timings: bool,
 ) -> Result<()> {
+    let report = crate::output::report::markdown(head, model, &campaign.catalog);
+    out.bytes(REPORT_FILE, report.as_bytes())?;
     let target = out.dir().is_some();
     let timings = stages.timings();
     let plan = out.finish(head, record_timings.then_some(timings))?;
@@ -262,5 +268,12 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         campaign: Some(info),
         summary: Some(summary),
     };
-    finish(out, &head, &mut stages, args.campaign.timings)
+    finish(
+        out,
+        &head,
+        &model,
+        &campaign,
+        &mut stages,
+        args.campaign.timings,
+    )
 }

@@ -140,8 +140,8 @@ pub fn decide(
         campaign.control_share,
         &campaign.id,
     );
-    let scores = with_decisions(scores, &decisions, &campaign.catalog)?;
-    let crm = crm_table(&scores, &decisions, picks, campaign, as_of, model_version)?;
+    let scores = with_decisions(scores, &decisions, &campaign.catalog, picks)?;
+    let crm = crm_table(&scores, &decisions, campaign, as_of, model_version)?;
     let summary = summarise(&candidates, &decisions, campaign);
     Ok(Decided {
         scores,
@@ -191,11 +191,12 @@ fn summarise(candidates: &[Candidate], decisions: &[Decision], campaign: &Campai
     summary
 }
 
-/// The decision columns, placed after the score columns and before the features.
+/// The decision and product columns, placed after the score columns and before the features.
 fn with_decisions(
     scores: &DataFrame,
     decisions: &[Decision],
     catalog: &Catalog,
+    picks: &Picks,
 ) -> Result<DataFrame> {
     let sent = |d: &Decision| d.offer_to_send().and_then(|code| catalog.get(code));
     let n = decisions.len();
@@ -265,6 +266,23 @@ fn with_decisions(
             decisions.iter().map(held_back).collect::<Vec<_>>(),
         ),
     ];
+    let mut added = added;
+    for k in 0..3 {
+        let pick = |field: fn(&(String, String)) -> &String| -> Vec<String> {
+            decisions
+                .iter()
+                .map(|d| {
+                    picks
+                        .get(&d.customer_id)
+                        .and_then(|p| p.get(k))
+                        .map(|x| field(x).clone())
+                        .unwrap_or_default()
+                })
+                .collect()
+        };
+        added.push(Column::new(c::PRODUCT_ID[k].into(), pick(|x| &x.0)));
+        added.push(Column::new(c::PRODUCT_NAME[k].into(), pick(|x| &x.1)));
+    }
     let after = scores
         .get_column_names()
         .iter()
@@ -281,7 +299,6 @@ fn with_decisions(
 fn crm_table(
     scores: &DataFrame,
     decisions: &[Decision],
-    picks: &Picks,
     campaign: &Campaign,
     as_of: NaiveDate,
     model_version: &str,
@@ -315,25 +332,12 @@ fn crm_table(
         s::VALUE_AT_RISK,
         s::EXPECTED_NEXT_ORDER,
     ];
+    let products = (0..3).flat_map(|k| [c::PRODUCT_ID[k], c::PRODUCT_NAME[k]]);
     let mut columns: Vec<Column> = keep
-        .iter()
+        .into_iter()
+        .chain(products)
         .map(|name| selected.column(name).cloned())
         .collect::<PolarsResult<_>>()?;
-    for k in 0..3 {
-        let pick = |field: fn(&(String, String)) -> &String| -> Vec<String> {
-            rows.iter()
-                .map(|&i| {
-                    picks
-                        .get(&decisions[i].customer_id)
-                        .and_then(|p| p.get(k))
-                        .map(|x| field(x).clone())
-                        .unwrap_or_default()
-                })
-                .collect()
-        };
-        columns.push(Column::new(c::PRODUCT_ID[k].into(), pick(|x| &x.0)));
-        columns.push(Column::new(c::PRODUCT_NAME[k].into(), pick(|x| &x.1)));
-    }
     let n = rows.len();
     let days = crate::features::epoch_days(as_of);
     columns.push(

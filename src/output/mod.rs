@@ -5,6 +5,7 @@
 pub mod crm;
 pub mod csv;
 pub mod dir;
+pub mod report;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
