@@ -56,6 +56,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
 
+    let mut warnings = report.warnings.clone();
     let summary = score::deliver(
         &model,
         suggester.as_ref(),
@@ -65,6 +66,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         &campaign,
         &mut out,
         &mut stages,
+        &mut warnings,
     )?;
     let head = ManifestHead {
         command: "run",
@@ -76,6 +78,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         rows: tx.accounting.clone(),
         campaign: Some(info),
         summary: Some(summary),
+        warnings,
     };
     let target = args.out.display().to_string();
     score::finish(

@@ -110,7 +110,7 @@ pub(crate) fn refuse_model_dir_inside_out(model_dir: &Path, out: &Path) -> Resul
 }
 
 /// Scores every customer, suggests products, chooses offers and writes the result files into
-/// `out`. Returns the campaign summary.
+/// `out`. Returns the campaign summary; adds what the user should know to `warnings`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn deliver(
     model: &ChurnModel,
@@ -121,8 +121,16 @@ pub(crate) fn deliver(
     campaign: &Campaign,
     out: &mut Output,
     stages: &mut Stages,
+    warnings: &mut Vec<String>,
 ) -> Result<Summary> {
     stages.start("score customers");
+    if !tx.has(crate::schema::input::UNIT_PRICE) {
+        let warning = "without prices, expected values count purchase lines, not money, \
+                       so offers are weighed as if a line were worth one unit of the catalog's costs"
+            .to_string();
+        super::progress(format!("warning: {warning}"));
+        warnings.push(warning);
+    }
     if as_of.to_string() < model.as_of {
         super::progress(format!(
             "warning: scoring at {as_of}, before the model's training date {}: its labels saw the future of these customers",
@@ -247,6 +255,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         None
     };
 
+    let mut warnings = Vec::new();
     let summary = deliver(
         &model,
         suggester.as_ref(),
@@ -256,6 +265,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         &campaign,
         &mut out,
         &mut stages,
+        &mut warnings,
     )?;
     let head = ManifestHead {
         command: "score",
@@ -267,6 +277,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         rows: tx.accounting.clone(),
         campaign: Some(info),
         summary: Some(summary),
+        warnings,
     };
     finish(
         out,

@@ -38,6 +38,9 @@ pub struct ManifestHead {
     pub campaign: Option<CampaignInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<crm::Summary>,
+    /// What the user should know about this run's results (also on stderr and in the report).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The campaign settings, so that a run can be explained from its manifest alone.

@@ -47,6 +47,12 @@ pub fn markdown(head: &ManifestHead, model: &ChurnModel, catalog: &Catalog) -> S
         a.rows_kept,
         a.rows_rejected
     );
+    for warning in &head.warnings {
+        let _ = writeln!(r, "- warning: {warning}");
+    }
+    if !head.warnings.is_empty() {
+        r.push('\n');
+    }
     let rejected: Vec<_> = a.rejected.iter().filter(|(_, n)| **n > 0).collect();
     if !rejected.is_empty() {
         r.push_str("| rejected because | rows |\n| --- | --- |\n");
