@@ -254,3 +254,21 @@ fn closed_stdout_pipe_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert_exit(&out, 0, &[]);
 }
+
+#[test]
+fn a_line_with_too_many_fields_is_named_by_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // Quoted separators and a quoted line break do not count; the record on line 5 has 4 fields.
+    let path = write(
+        &dir,
+        "ragged.csv",
+        "customer_id,order_date,product_name\n1,2024-01-01,\"Mug, blue\"\n2,2024-01-02,\"two\nlines\"\n3,2024-01-03,Jug,extra\n",
+    );
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &["ragged.csv, line 5", "4 fields, but the header has 3"],
+    );
+    assert!(!stderr(&out).contains("truncate_ragged_lines"));
+}

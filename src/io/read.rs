@@ -92,11 +92,70 @@ fn read_error(path: &Path, format: Format, e: PolarsError) -> Error {
         format!("not valid UTF-8 text: {text}")
     } else {
         match format {
-            Format::Csv => format!("cannot read as CSV: {text}"),
+            Format::Csv => format!(
+                "cannot read as CSV: {}",
+                text.replace("\n\nConsider setting 'truncate_ragged_lines=true'.", "")
+            ),
             Format::Parquet => format!("cannot read as Parquet: {text}"),
         }
     };
     Error::input(path, message)
+}
+
+/// Opens a CSV file, decompressing gzip and zlib (by their first bytes).
+fn open_text(path: &Path) -> std::io::Result<Box<dyn Read>> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic)?;
+    let file = File::open(path)?;
+    Ok(match (n, magic) {
+        (2, [0x1f, 0x8b]) => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        (2, [0x78, 0x01 | 0x5e | 0x9c | 0xda]) => Box::new(flate2::read::ZlibDecoder::new(file)),
+        _ => Box::new(file),
+    })
+}
+
+/// The first record with more fields than the header: (1-based line where it starts, its fields,
+/// the header's fields). Quotes are honoured (RFC 4180), so quoted separators and line breaks do
+/// not count. `None` if there is none or the file cannot be read again.
+pub fn first_ragged_line(path: &Path, separator: u8) -> Option<(u64, usize, usize)> {
+    let reader = std::io::BufReader::with_capacity(1 << 16, open_text(path).ok()?);
+    let (mut line, mut record_line, mut fields) = (1u64, 1u64, 1usize);
+    let (mut quoted, mut header, mut at_start) = (false, None::<usize>, true);
+    for byte in reader.bytes() {
+        let b = byte.ok()?;
+        if quoted {
+            if b == b'"' {
+                quoted = false;
+            } else if b == b'\n' {
+                line += 1;
+            }
+            continue;
+        }
+        match b {
+            b'"' => quoted = true,
+            b'\n' => {
+                match header {
+                    None => header = Some(fields),
+                    Some(h) if fields > h && !at_start => return Some((record_line, fields, h)),
+                    _ => {}
+                }
+                line += 1;
+                record_line = line;
+                fields = 1;
+                at_start = true;
+                continue;
+            }
+            b'\r' => continue,
+            _ if b == separator => fields += 1,
+            _ => {}
+        }
+        at_start = false;
+    }
+    match header {
+        Some(h) if fields > h && !at_start => Some((record_line, fields, h)),
+        _ => None,
+    }
 }
 
 /// Reads `path` and selects the mapped columns under their canonical names.
@@ -149,10 +208,25 @@ pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
             });
         }
     }
-    let table = frame
-        .select(selected)
-        .collect()
-        .map_err(|e| read_error(path, format, e))?;
+    let separator = config.input.separator.as_bytes()[0];
+    let table = frame.select(selected).collect().map_err(|e| {
+        let ragged = format == Format::Csv && e.to_string().contains("more fields than");
+        match ragged.then(|| first_ragged_line(path, separator)).flatten() {
+            Some((line, fields, header)) => Error::InputData {
+                location: crate::error::Location {
+                    path: path.into(),
+                    position: Some(crate::error::Position::Line(line)),
+                    column: None,
+                },
+                message: format!(
+                    "{fields} fields, but the header has {header} (separator '{}'); \
+                     a separator inside a value needs quotes around the value",
+                    separator as char
+                ),
+            },
+            None => read_error(path, format, e),
+        }
+    })?;
 
     // A column that exists but holds nothing counts as missing (DESIGN.md, "Input").
     let mut empty = Vec::new();
