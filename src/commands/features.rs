@@ -13,13 +13,14 @@ pub fn run(args: &FeaturesArgs) -> Result<()> {
     let tx = &cleaned.transactions;
     let as_of = settings::as_of_or_default(as_of, tx)?;
     let started = std::time::Instant::now();
-    let mut built = features::compute(tx, as_of, &config.features)?;
+    let built = features::compute(tx, as_of, &config.features)?;
     super::progress(format!(
         "built features of {} customers at {as_of} ({:.2} s)",
         built.table.height(),
         started.elapsed().as_secs_f64()
     ));
-    write::write_table(&mut built.table, &args.out)?;
+    // CSV in the crm profile (rounded, quoted text) like every CSV of score and run.
+    crate::output::write_table(&built.table, &args.out, crate::output::Profile::Crm)?;
     super::progress(format!("wrote {}", args.out.display()));
     Ok(())
 }

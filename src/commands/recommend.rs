@@ -68,8 +68,8 @@ pub(crate) fn write_suggestions(
         .str()?
         .clone();
     let blocked = blocked_mask(history, config);
-    let mut table = output::table(model, history, &ids, config.recommend.k, blend, &blocked)?;
-    write::write_table(&mut table, path)?;
+    let table = output::table(model, history, &ids, config.recommend.k, blend, &blocked)?;
+    crate::output::write_table(&table, path, crate::output::Profile::Crm)?;
     Ok(table.height())
 }
 

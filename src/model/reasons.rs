@@ -38,6 +38,16 @@ pub fn phrase(input: Input, raw: &Raw, horizon_days: u32) -> String {
                 )
             }
         }
+        // Without prices (no item price for anyone), money is counted in purchase lines.
+        Input::LogMonetary if raw.median_unit_price.is_none() => {
+            format!(
+                "{} purchase lines in all",
+                raw.monetary_total.round() as i64
+            )
+        }
+        Input::LogAvgOrderValue if raw.median_unit_price.is_none() => {
+            format!("{:.1} lines per order", raw.avg_order_value)
+        }
         Input::LogMonetary => format!("spent {:.2} in all", raw.monetary_total),
         Input::LogAvgOrderValue => format!("average order {:.2}", raw.avg_order_value),
         Input::LogTenure => format!("customer for {}", days(raw.tenure_days)),
@@ -126,6 +136,32 @@ mod tests {
                 "no purchase for 142 days; usually buys every 30 days".to_string(),
                 "0 orders in the last 90 days".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn money_is_named_as_lines_without_prices() {
+        let priced = Raw {
+            monetary_total: 101.0,
+            avg_order_value: 33.5,
+            median_unit_price: Some(2.5),
+            ..Raw::default()
+        };
+        let unpriced = Raw {
+            median_unit_price: None,
+            ..priced
+        };
+        assert_eq!(
+            phrase(Input::LogMonetary, &priced, 90),
+            "spent 101.00 in all"
+        );
+        assert_eq!(
+            phrase(Input::LogMonetary, &unpriced, 90),
+            "101 purchase lines in all"
+        );
+        assert_eq!(
+            phrase(Input::LogAvgOrderValue, &unpriced, 90),
+            "33.5 lines per order"
         );
     }
 }

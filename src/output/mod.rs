@@ -68,6 +68,15 @@ struct Manifest<'a> {
     timings_s: Option<BTreeMap<String, f64>>,
 }
 
+/// Writes a table to `path` atomically: CSV in `profile` (rounded, text quoted), other formats
+/// (Parquet, gzip CSV) as they are.
+pub fn write_table(table: &DataFrame, path: &Path, profile: Profile) -> Result<()> {
+    match TableFormat::from_path(path)? {
+        TableFormat::Csv => csv::write(table, path, profile),
+        _ => write::write_table(&mut table.clone(), path),
+    }
+}
+
 /// The output directory being made, or (dry run) the list of what would be made.
 #[derive(Debug)]
 pub struct Output {
@@ -113,13 +122,9 @@ impl Output {
 
     /// Writes a table; the format follows the name (CSV files in the output profile).
     pub fn table(&mut self, name: &str, table: &DataFrame) -> Result<()> {
-        let format = TableFormat::from_path(Path::new(name))?;
+        TableFormat::from_path(Path::new(name))?;
         if let Some(staging) = &self.staging {
-            let path = staging.path(name);
-            match format {
-                TableFormat::Csv => csv::write(table, &path, self.profile)?,
-                _ => write::write_table(&mut table.clone(), &path)?,
-            }
+            write_table(table, &staging.path(name), self.profile)?;
         }
         self.record(name, Some(table.height()));
         Ok(())
