@@ -22,6 +22,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         &config.features,
         fingerprint,
     )?;
+    let churn_seconds = started.elapsed().as_secs_f64();
     if tx.has(crate::schema::input::PRODUCT_ID) {
         report.recommendations = Some(crate::recommend::evaluate::backtest(
             tx,
@@ -35,9 +36,10 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
             .warnings
             .push("no product_id column: no recommendations to evaluate".into());
     }
+    let seconds = started.elapsed().as_secs_f64();
     super::progress(format!(
-        "backtest done ({:.2} s)",
-        started.elapsed().as_secs_f64()
+        "backtest done ({seconds:.2} s: churn {churn_seconds:.2} s, recommendations {:.2} s)",
+        seconds - churn_seconds
     ));
     if args.json {
         let text =

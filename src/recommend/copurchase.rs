@@ -144,30 +144,43 @@ pub fn directed(
     raw * together / (together + shrink)
 }
 
-impl CoPurchaseModel {
-    pub fn fit(history: &History, params: &CoPurchaseParams) -> CoPurchaseModel {
+/// Weighted co-occurrence of one kind of product set (baskets, or customers' recent products).
+#[derive(Debug, Clone)]
+pub struct SetCounts {
+    /// Σ set weight per product.
+    pub occurrence: Vec<f64>,
+    /// (pair key a < b, Σ set weight, sets together), sorted by key.
+    pub pairs: Vec<(u64, f64, u32)>,
+    /// Σ set weight over all sets.
+    pub total: f64,
+}
+
+impl SetCounts {
+    fn of(sets: &[Vec<u32>], n_products: usize) -> SetCounts {
+        let (occurrence, pairs) = cooccurrence(sets, n_products);
+        SetCounts {
+            occurrence,
+            pairs,
+            total: sets.iter().map(|s| set_weight(s.len())).sum(),
+        }
+    }
+}
+
+/// The counts every similarity is computed from: the expensive part of a fit.
+#[derive(Debug, Clone)]
+pub struct Counts {
+    pub baskets: SetCounts,
+    /// With `customer_sets`.
+    pub customers: Option<SetCounts>,
+}
+
+impl Counts {
+    /// Counts the history's baskets (and customers' recent products) as `params` say.
+    pub fn of(history: &History, params: &CoPurchaseParams) -> Counts {
         let n = history.n_products();
         let cap = |set: &[u32]| set[..set.len().min(params.max_set)].to_vec();
         let baskets: Vec<Vec<u32>> = history.baskets.iter().map(|b| cap(b)).collect();
-        // (pair key a < b, similarity of b to a, of a to b, customers together), sorted by key.
-        let scored_pairs =
-            |sets: &[Vec<u32>], count_customers: bool| -> Vec<(u64, f64, f64, u32)> {
-                let (occurrence, pairs) = cooccurrence(sets, n);
-                let total: f64 = sets.iter().map(|s| set_weight(s.len())).sum();
-                let kind = params.similarity;
-                pairs
-                    .into_iter()
-                    .map(|(key, together, count)| {
-                        let (a, b) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
-                        let (na, nb) = (occurrence[a], occurrence[b]);
-                        let ab = directed(kind, together, na, nb, total, params.shrink);
-                        let ba = directed(kind, together, nb, na, total, params.shrink);
-                        (key, ab, ba, if count_customers { count } else { 0 })
-                    })
-                    .collect()
-            };
-        let mut merged = scored_pairs(&baskets, false);
-        if params.customer_sets {
+        let customers = params.customer_sets.then(|| {
             let sets: Vec<Vec<u32>> = history
                 .customers
                 .iter()
@@ -182,7 +195,45 @@ impl CoPurchaseModel {
                         .collect()
                 })
                 .collect();
-            let by_customer = scored_pairs(&sets, true);
+            SetCounts::of(&sets, n)
+        });
+        Counts {
+            baskets: SetCounts::of(&baskets, n),
+            customers,
+        }
+    }
+}
+
+impl CoPurchaseModel {
+    pub fn fit(history: &History, params: &CoPurchaseParams) -> CoPurchaseModel {
+        CoPurchaseModel::from_counts(history, &Counts::of(history, params), params)
+    }
+
+    /// The model for `params.similarity` from counts made with the same `max_set` and
+    /// `customer_sets` (only the similarity may differ): trying similarities counts once.
+    pub fn from_counts(
+        history: &History,
+        counts: &Counts,
+        params: &CoPurchaseParams,
+    ) -> CoPurchaseModel {
+        let n = history.n_products();
+        // (pair key a < b, similarity of b to a, of a to b, customers together), sorted by key.
+        let scored_pairs = |c: &SetCounts, count_customers: bool| -> Vec<(u64, f64, f64, u32)> {
+            let kind = params.similarity;
+            c.pairs
+                .iter()
+                .map(|&(key, together, count)| {
+                    let (a, b) = ((key >> 32) as usize, (key & 0xFFFF_FFFF) as usize);
+                    let (na, nb) = (c.occurrence[a], c.occurrence[b]);
+                    let ab = directed(kind, together, na, nb, c.total, params.shrink);
+                    let ba = directed(kind, together, nb, na, c.total, params.shrink);
+                    (key, ab, ba, if count_customers { count } else { 0 })
+                })
+                .collect()
+        };
+        let mut merged = scored_pairs(&counts.baskets, false);
+        if let Some(customers) = &counts.customers {
+            let by_customer = scored_pairs(customers, true);
             // Both lists are sorted by key: merge them, adding the two similarities.
             let mut out = Vec::with_capacity(merged.len() + by_customer.len());
             let (mut i, mut j) = (0, 0);

@@ -8,9 +8,9 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::copurchase::{CoPurchaseModel, CoPurchaseParams, Similarity};
+use super::copurchase::{CoPurchaseModel, CoPurchaseParams, Counts, Similarity};
 use super::history::History;
-use super::suggest::Blend;
+use super::suggest::{Blend, Suggestion};
 use crate::clean::{LineKind, Transactions};
 use crate::error::Result;
 use crate::features::{day, epoch_days};
@@ -105,6 +105,8 @@ pub fn score_lists<'a>(pairs: impl Iterator<Item = (Vec<u32>, &'a [u32])>, k: us
 /// Everything needed to measure suggestions made at one date.
 pub struct Setting {
     pub history: History,
+    /// The counts `model` was made from: other similarities reuse them.
+    pub counts: Counts,
     pub model: CoPurchaseModel,
     pub popular: Vec<u32>,
     /// By customer: products bought in the window (sorted).
@@ -119,11 +121,13 @@ impl Setting {
         params: &CoPurchaseParams,
     ) -> Result<Setting> {
         let history = History::build(tx, at, params.popularity_days)?;
-        let model = CoPurchaseModel::fit(&history, params);
+        let counts = Counts::of(&history, params);
+        let model = CoPurchaseModel::from_counts(&history, &counts, params);
         let popular = model.popular();
         let bought = bought_in_window(tx, at, horizon_days)?;
         Ok(Setting {
             history,
+            counts,
             model,
             popular,
             bought,
@@ -189,6 +193,65 @@ impl Setting {
             })
             .collect();
         score_lists(lists.iter().map(|(l, b)| (l.clone(), b.as_slice())), k)
+    }
+
+    /// `new` metrics for each cross-sell popularity weight on top of `base`, scoring the
+    /// co-purchase part once per user and only re-ranking per weight.
+    pub fn measure_new_weights(
+        &self,
+        k: usize,
+        base: &Blend,
+        blocked: &[bool],
+        weights: &[f64],
+    ) -> Vec<RecMetrics> {
+        let users = self.users();
+        let prepared: Vec<(Vec<Suggestion>, Vec<u32>)> = users
+            .par_iter()
+            .map(|&c| {
+                let owned = &self.history.customers[c];
+                let new = self.bought[c]
+                    .iter()
+                    .copied()
+                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
+                    .collect();
+                (self.model.cross_sell_scores(owned, base, blocked), new)
+            })
+            .collect();
+        weights
+            .iter()
+            .map(|&w| {
+                let blend = Blend {
+                    popularity_weight: w,
+                    ..*base
+                };
+                let lists: Vec<Vec<u32>> = users
+                    .par_iter()
+                    .zip(&prepared)
+                    .map(|(&c, (scores, _))| {
+                        let owned = &self.history.customers[c];
+                        self.model
+                            .finish_cross_sell(
+                                scores.clone(),
+                                owned,
+                                k,
+                                &blend,
+                                blocked,
+                                &self.popular,
+                            )
+                            .iter()
+                            .map(|x| x.product)
+                            .collect()
+                    })
+                    .collect();
+                score_lists(
+                    lists
+                        .into_iter()
+                        .zip(&prepared)
+                        .map(|(l, (_, b))| (l, b.as_slice())),
+                    k,
+                )
+            })
+            .collect()
     }
 
     /// `all` recall of every (cross weight, repurchase popularity weight) mix on top of `base`,
@@ -319,7 +382,7 @@ pub fn choose_blend(
             similarity,
             ..params.clone()
         };
-        let model = CoPurchaseModel::fit(&setting.history, &candidate);
+        let model = CoPurchaseModel::from_counts(&setting.history, &setting.counts, &candidate);
         let previous = std::mem::replace(&mut setting.model, model);
         let new = setting.measure_new(k, &Blend::default(), blocked);
         if new.hit_rate > best_similarity {
@@ -332,12 +395,8 @@ pub fn choose_blend(
     // ... then the cross-sell popularity weight, by `new` hit rate (ties: the weaker weight) ...
     let mut blend = Blend::default();
     let mut best = f64::NEG_INFINITY;
-    for w in POPULARITY_WEIGHTS {
-        let candidate = Blend {
-            popularity_weight: w,
-            ..blend
-        };
-        let new = setting.measure_new(k, &candidate, blocked);
+    let by_weight = setting.measure_new_weights(k, &blend, blocked, &POPULARITY_WEIGHTS);
+    for (w, new) in POPULARITY_WEIGHTS.into_iter().zip(by_weight) {
         if new.hit_rate > best {
             best = new.hit_rate;
             blend.popularity_weight = w;

@@ -70,6 +70,15 @@ fn rank(list: &mut [Suggestion], ids: &[String]) {
     });
 }
 
+/// A scratch entry no product has touched (contributions are never negative).
+const UNTOUCHED: (f64, f64, u32, u32) = (0.0, -1.0, 0, 0);
+
+thread_local! {
+    /// Per-thread accumulator of [`CoPurchaseModel::cross_sell_scores`], one entry per product.
+    static SCRATCH: std::cell::RefCell<Vec<(f64, f64, u32, u32)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn owns(owned: &[Owned], product: u32) -> bool {
     owned.binary_search_by_key(&product, |o| o.product).is_ok()
 }
@@ -130,38 +139,83 @@ impl CoPurchaseModel {
         blocked: &[bool],
         popular: &[u32],
     ) -> Vec<Suggestion> {
+        let list = self.cross_sell_scores(owned, blend, blocked);
+        self.finish_cross_sell(list, owned, k, blend, blocked, popular)
+    }
+
+    /// The co-purchase part of [`Self::cross_sell`]: every candidate with its score scaled to
+    /// 0-1, unranked. Depends on the blend only through `cross_tau_days`.
+    pub fn cross_sell_scores(
+        &self,
+        owned: &[Owned],
+        blend: &Blend,
+        blocked: &[bool],
+    ) -> Vec<Suggestion> {
         let allowed =
             |p: u32| !owns(owned, p) && !blocked.get(p as usize).copied().unwrap_or(false);
-        // product → (score, best single contribution, its history product, customers together)
-        let mut scores: HashMap<u32, (f64, f64, u32, u32)> = HashMap::new();
-        for o in owned {
-            let w = (-f64::from(o.age_days) / blend.cross_tau_days).exp();
-            for nb in self
-                .neighbours
-                .get(o.product as usize)
-                .map_or(&[][..], |v| v)
-            {
-                if !allowed(nb.product) {
-                    continue;
-                }
-                let c = w * f64::from(nb.similarity);
-                let e = scores.entry(nb.product).or_insert((0.0, 0.0, o.product, 0));
-                e.0 += c;
-                if c > e.1 {
-                    *e = (e.0, c, o.product, nb.customers_together);
+        // product → (score, best single contribution, its history product, customers together),
+        // in a dense per-thread scratch array; `touched` lists the products in first-seen order.
+        SCRATCH.with(|cell| {
+            let mut acc = cell.borrow_mut();
+            if acc.len() < self.neighbours.len() {
+                acc.resize(self.neighbours.len(), UNTOUCHED);
+            }
+            let mut touched: Vec<u32> = Vec::new();
+            for o in owned {
+                let w = (-f64::from(o.age_days) / blend.cross_tau_days).exp();
+                for nb in self
+                    .neighbours
+                    .get(o.product as usize)
+                    .map_or(&[][..], |v| v)
+                {
+                    if !allowed(nb.product) {
+                        continue;
+                    }
+                    let c = w * f64::from(nb.similarity);
+                    let e = &mut acc[nb.product as usize];
+                    if e.1 < 0.0 {
+                        *e = (0.0, 0.0, o.product, 0);
+                        touched.push(nb.product);
+                    }
+                    e.0 += c;
+                    if c > e.1 {
+                        *e = (e.0, c, o.product, nb.customers_together);
+                    }
                 }
             }
-        }
-        let top = scores.values().map(|v| v.0).fold(0.0, f64::max);
-        let mut list: Vec<Suggestion> = scores
-            .into_iter()
-            .map(|(product, (score, _, from, together))| Suggestion {
-                product,
-                score: if top > 0.0 { score / top } else { 0.0 },
-                source: Source::CoPurchase,
-                because: Some((from, together)),
-            })
-            .collect();
+            let top = touched
+                .iter()
+                .map(|&p| acc[p as usize].0)
+                .fold(0.0, f64::max);
+            touched
+                .into_iter()
+                .map(|product| {
+                    let (score, _, from, together) =
+                        std::mem::replace(&mut acc[product as usize], UNTOUCHED);
+                    Suggestion {
+                        product,
+                        score: if top > 0.0 { score / top } else { 0.0 },
+                        source: Source::CoPurchase,
+                        because: Some((from, together)),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// The rest of [`Self::cross_sell`]: adds popularity (`blend.popularity_weight`), ranks,
+    /// keeps `k` and fills thin lists with popular products.
+    pub fn finish_cross_sell(
+        &self,
+        mut list: Vec<Suggestion>,
+        owned: &[Owned],
+        k: usize,
+        blend: &Blend,
+        blocked: &[bool],
+        popular: &[u32],
+    ) -> Vec<Suggestion> {
+        let allowed =
+            |p: u32| !owns(owned, p) && !blocked.get(p as usize).copied().unwrap_or(false);
         if blend.popularity_weight > 0.0 {
             let most = popular
                 .first()
