@@ -402,4 +402,16 @@ fn invalid_offer_catalog_and_campaign_flags_are_usage_errors() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
     assert!(!tmp.path().join("out").exists());
+
+    // A suppression list that cannot be read is bad input (exit 3), named by its path.
+    let output = retain_bin()
+        .current_dir(repo())
+        .args(["run", "--suppress", "no-such-opt-outs.txt", "--out"])
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("no-such-opt-outs.txt"), "{stderr}");
+    assert!(!tmp.path().join("out").exists());
 }
