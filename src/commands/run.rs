@@ -7,7 +7,7 @@ use super::stages::Stages;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::model::artifact::InputFingerprint;
-use crate::output::{ManifestHead, Output};
+use crate::output::Output;
 use crate::{quality, settings};
 
 pub const VALIDATION_FILE: &str = "validation.json";
@@ -56,39 +56,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
 
-    let mut warnings = report.warnings.clone();
-    let summary = score::deliver(
-        &model,
-        suggester.as_ref(),
+    let target = args.out.display().to_string();
+    let job = score::Job {
+        command: "run",
+        model: &model,
+        suggester: suggester.as_ref(),
         tx,
         as_of,
-        &config,
-        &campaign,
-        &mut out,
-        &mut stages,
-        &mut warnings,
-    )?;
-    let head = ManifestHead {
-        command: "run",
-        as_of: as_of.to_string(),
-        horizon_days: model.horizon_days,
-        model_version: model.model_version.clone(),
-        profile: args.campaign.profile.name(),
-        input: fingerprint,
-        rows: tx.accounting.clone(),
-        campaign: Some(info),
-        summary: Some(summary),
-        warnings,
+        config: &config,
+        campaign: &campaign,
+        campaign_info: info,
+        campaign_args: &args.campaign,
+        fingerprint,
+        warnings: report.warnings.clone(),
     };
-    let target = args.out.display().to_string();
-    score::finish(
-        out,
-        &head,
-        &model,
-        &campaign,
-        &mut stages,
-        args.campaign.timings,
-    )?;
+    score::complete(job, out, &mut stages)?;
     if !args.campaign.dry_run {
         super::progress(format!(
             "wrote {target}; the CRM import is {target}/{CRM_FILE}"

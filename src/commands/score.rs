@@ -109,10 +109,63 @@ pub(crate) fn refuse_model_dir_inside_out(model_dir: &Path, out: &Path) -> Resul
     Ok(())
 }
 
+/// What `score` and `run` hand to the shared last stages.
+pub(crate) struct Job<'a> {
+    pub command: &'static str,
+    pub model: &'a ChurnModel,
+    pub suggester: Option<&'a Suggester>,
+    pub tx: &'a Transactions,
+    pub as_of: NaiveDate,
+    pub config: &'a Config,
+    pub campaign: &'a Campaign,
+    pub campaign_info: CampaignInfo,
+    pub campaign_args: &'a CampaignArgs,
+    pub fingerprint: InputFingerprint,
+    /// What the user should know so far (the quality report's warnings in `run`).
+    pub warnings: Vec<String>,
+}
+
+/// Scores, suggests, chooses offers, writes the files, the report and the manifest, and puts the
+/// output directory in place (or prints the dry run's plan).
+pub(crate) fn complete(job: Job<'_>, mut out: Output, stages: &mut Stages) -> Result<()> {
+    let mut warnings = job.warnings;
+    let summary = deliver(
+        job.model,
+        job.suggester,
+        job.tx,
+        job.as_of,
+        job.config,
+        job.campaign,
+        &mut out,
+        stages,
+        &mut warnings,
+    )?;
+    let head = ManifestHead {
+        command: job.command,
+        as_of: job.as_of.to_string(),
+        horizon_days: job.model.horizon_days,
+        model_version: job.model.model_version.clone(),
+        profile: job.campaign_args.profile.name(),
+        input: job.fingerprint,
+        rows: job.tx.accounting.clone(),
+        campaign: Some(job.campaign_info),
+        summary: Some(summary),
+        warnings,
+    };
+    finish(
+        out,
+        &head,
+        job.model,
+        job.campaign,
+        stages,
+        job.campaign_args.timings,
+    )
+}
+
 /// Scores every customer, suggests products, chooses offers and writes the result files into
 /// `out`. Returns the campaign summary; adds what the user should know to `warnings`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn deliver(
+fn deliver(
     model: &ChurnModel,
     suggester: Option<&Suggester>,
     tx: &Transactions,
@@ -206,7 +259,7 @@ pub(crate) fn deliver(
 
 /// Writes the report and the manifest and puts the output directory in place (or prints the dry
 /// run's plan).
-pub(crate) fn finish(
+fn finish(
     mut out: Output,
     head: &ManifestHead,
     model: &ChurnModel,
@@ -233,7 +286,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let (campaign, info) = campaign(&args.campaign)?;
     refuse_model_dir_inside_out(&args.model_dir, &args.out)?;
     let model = ChurnModel::load(&args.model_dir)?;
-    let mut out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
+    let out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
     let mut stages = Stages::new(5);
 
     stages.start("read input");
@@ -255,36 +308,18 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         None
     };
 
-    let mut warnings = Vec::new();
-    let summary = deliver(
-        &model,
-        suggester.as_ref(),
+    let job = Job {
+        command: "score",
+        model: &model,
+        suggester: suggester.as_ref(),
         tx,
         as_of,
-        &config,
-        &campaign,
-        &mut out,
-        &mut stages,
-        &mut warnings,
-    )?;
-    let head = ManifestHead {
-        command: "score",
-        as_of: as_of.to_string(),
-        horizon_days: model.horizon_days,
-        model_version: model.model_version.clone(),
-        profile: args.campaign.profile.name(),
-        input: fingerprint,
-        rows: tx.accounting.clone(),
-        campaign: Some(info),
-        summary: Some(summary),
-        warnings,
+        config: &config,
+        campaign: &campaign,
+        campaign_info: info,
+        campaign_args: &args.campaign,
+        fingerprint,
+        warnings: Vec::new(),
     };
-    finish(
-        out,
-        &head,
-        &model,
-        &campaign,
-        &mut stages,
-        args.campaign.timings,
-    )
+    complete(job, out, &mut stages)
 }

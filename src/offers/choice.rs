@@ -76,6 +76,15 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Highest expected net benefit first, ties by customer id: the order budgets are filled in
+    /// and the CRM file is sorted by.
+    pub fn priority(&self, other: &Decision) -> std::cmp::Ordering {
+        other
+            .net_benefit
+            .total_cmp(&self.net_benefit)
+            .then_with(|| self.customer_id.cmp(&other.customer_id))
+    }
+
     /// The offer to send: only contacted customers get one.
     pub fn offer_to_send(&self) -> Option<&str> {
         (self.outcome == Outcome::Contact)
@@ -157,12 +166,7 @@ pub fn choose(
     let mut order: Vec<usize> = (0..decisions.len())
         .filter(|&i| decisions[i].outcome == Outcome::Contact)
         .collect();
-    order.sort_by(|&a, &b| {
-        decisions[b]
-            .net_benefit
-            .total_cmp(&decisions[a].net_benefit)
-            .then_with(|| decisions[a].customer_id.cmp(&decisions[b].customer_id))
-    });
+    order.sort_by(|&a, &b| decisions[a].priority(&decisions[b]));
     let (mut spent, mut contacts) = (0.0, 0usize);
     for i in order {
         let d = &mut decisions[i];

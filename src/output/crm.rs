@@ -306,12 +306,7 @@ fn crm_table(
     let mut rows: Vec<usize> = (0..decisions.len())
         .filter(|&i| decisions[i].outcome.selected())
         .collect();
-    rows.sort_by(|&a, &b| {
-        decisions[b]
-            .net_benefit
-            .total_cmp(&decisions[a].net_benefit)
-            .then_with(|| decisions[a].customer_id.cmp(&decisions[b].customer_id))
-    });
+    rows.sort_by(|&a, &b| decisions[a].priority(&decisions[b]));
     let idx = IdxCa::from_vec("rows".into(), rows.iter().map(|&i| i as IdxSize).collect());
     let selected = scores.take(&idx)?;
     let keep = [
