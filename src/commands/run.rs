@@ -41,19 +41,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
     stages.start("fit co-purchase model");
     let suggester = super::train::train_suggester(tx, as_of, &config)?;
     if let Some(dir) = out.dir() {
-        for name in super::train::save(&model, suggester.as_ref(), as_of, &dir)? {
-            out.record(name, None);
-        }
+        super::train::save(&model, suggester.as_ref(), as_of, &dir)?;
         if let Some(model_dir) = &args.model_dir {
             super::train::save(&model, suggester.as_ref(), as_of, model_dir)?;
             super::progress(format!("saved the models to {}", model_dir.display()));
         }
-    } else {
-        out.record(crate::model::artifact::FILE_NAME, None);
-        if suggester.is_some() {
-            out.record(crate::recommend::artifact::META_FILE, None);
-            out.record(crate::recommend::artifact::PAIRS_FILE, None);
-        }
+    }
+    for name in super::train::model_files(suggester.as_ref()) {
+        out.record(name, None);
     }
 
     let target = args.out.display().to_string();

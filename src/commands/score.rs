@@ -269,13 +269,10 @@ fn finish(
 ) -> Result<()> {
     let report = crate::output::report::markdown(head, model, &campaign.catalog);
     out.bytes(REPORT_FILE, report.as_bytes())?;
-    let target = out.dir().is_some();
     let timings = stages.timings();
-    let plan = out.finish(head, record_timings.then_some(timings))?;
-    if let Some(plan) = plan {
-        super::print_stdout(&plan)?;
-    } else if target {
-        super::progress("output complete: manifest.json and _SUCCESS written");
+    match out.finish(head, record_timings.then_some(timings))? {
+        Some(plan) => super::print_stdout(&plan)?,
+        None => super::progress("output complete: manifest.json and _SUCCESS written"),
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! Progress through the stages of a long command, on stderr: a spinner with the stage and its
-//! elapsed time on a terminal, plain lines otherwise (a scheduler's log). Also keeps the time
-//! each stage took.
+//! Progress through the stages of a long command, on stderr: a bar over the stages with the
+//! running one and the elapsed time on a terminal, plain lines otherwise (a scheduler's log).
+//! Also keeps the time each stage took.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// The spinner of the running stage, so that messages print above it instead of through it.
+/// The progress bar of the running command, so that messages print above it, not through it.
 static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
-/// Prints one line on stderr, above the spinner if one is showing.
+/// Prints one line on stderr, above the progress bar if one is showing.
 pub(crate) fn line(message: &str) {
     let active = ACTIVE.lock().ok().and_then(|guard| guard.clone());
     match active {

@@ -73,25 +73,32 @@ pub(crate) fn train_suggester(
     }))
 }
 
-/// Saves the models in `dir`; returns the names of the files written.
-pub(crate) fn save(
-    model: &ChurnModel,
-    suggester: Option<&Suggester>,
-    as_of: NaiveDate,
-    dir: &Path,
-) -> Result<Vec<&'static str>> {
-    let path = dir.join(artifact::FILE_NAME);
-    let bytes = model.to_json()?;
-    write::write_atomic(&path, |out| write::write_bytes(out, &bytes, &path))?;
+/// The files [`save`] writes.
+pub(crate) fn model_files(suggester: Option<&Suggester>) -> Vec<&'static str> {
     let mut names = vec![artifact::FILE_NAME];
-    if let Some(s) = suggester {
-        crate::recommend::artifact::save(&s.model, &s.blend, &s.chosen_by, as_of, dir)?;
+    if suggester.is_some() {
         names.extend([
             crate::recommend::artifact::META_FILE,
             crate::recommend::artifact::PAIRS_FILE,
         ]);
     }
-    Ok(names)
+    names
+}
+
+/// Saves the models in `dir` (the files of [`model_files`]).
+pub(crate) fn save(
+    model: &ChurnModel,
+    suggester: Option<&Suggester>,
+    as_of: NaiveDate,
+    dir: &Path,
+) -> Result<()> {
+    let path = dir.join(artifact::FILE_NAME);
+    let bytes = model.to_json()?;
+    write::write_atomic(&path, |out| write::write_bytes(out, &bytes, &path))?;
+    if let Some(s) = suggester {
+        crate::recommend::artifact::save(&s.model, &s.blend, &s.chosen_by, as_of, dir)?;
+    }
+    Ok(())
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {

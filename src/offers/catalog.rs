@@ -49,6 +49,27 @@ pub struct Catalog {
     pub offers: Vec<Offer>,
 }
 
+#[cfg(test)]
+impl Offer {
+    /// An e-mail offer open to everyone: a fixed cost and an uplift (tests set the rest).
+    pub(crate) fn plain(code: &str, cost_fixed: f64, uplift: f64) -> Offer {
+        Offer {
+            code: code.into(),
+            name: code.into(),
+            description: String::new(),
+            channel: "email".into(),
+            cost_fixed,
+            cost_share_of_order: 0.0,
+            uplift,
+            segments: vec![],
+            risk_tiers: vec![],
+            min_expected_value: 0.0,
+            min_orders: 0.0,
+            requires_suggestions: false,
+        }
+    }
+}
+
 /// The catalog shipped with retain (`data/offers.toml`), used when no `--offers` file is given.
 pub const DEFAULT_TOML: &str = include_str!("../../data/offers.toml");
 

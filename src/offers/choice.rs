@@ -195,20 +195,7 @@ mod tests {
     use super::*;
 
     fn offer(code: &str, fixed: f64, uplift: f64) -> Offer {
-        Offer {
-            code: code.into(),
-            name: code.into(),
-            description: String::new(),
-            channel: "email".into(),
-            cost_fixed: fixed,
-            cost_share_of_order: 0.0,
-            uplift,
-            segments: vec![],
-            risk_tiers: vec![],
-            min_expected_value: 0.0,
-            min_orders: 0.0,
-            requires_suggestions: false,
-        }
+        Offer::plain(code, fixed, uplift)
     }
 
     fn customer(id: &str, p: f64, value: f64) -> Candidate {

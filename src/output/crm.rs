@@ -204,7 +204,7 @@ fn with_decisions(
         Outcome::Control | Outcome::OverBudget => d.offer.clone().unwrap_or_default(),
         _ => String::new(),
     };
-    let added = vec![
+    let mut added = vec![
         Column::new(
             o::DECISION.into(),
             decisions
@@ -266,7 +266,6 @@ fn with_decisions(
             decisions.iter().map(held_back).collect::<Vec<_>>(),
         ),
     ];
-    let mut added = added;
     for k in 0..3 {
         let pick = |field: fn(&(String, String)) -> &String| -> Vec<String> {
             decisions
@@ -358,18 +357,8 @@ mod tests {
 
     fn offer(code: &str, fixed: f64, uplift: f64) -> Offer {
         Offer {
-            code: code.into(),
-            name: format!("{code} offer"),
-            description: String::new(),
-            channel: "email".into(),
-            cost_fixed: fixed,
-            cost_share_of_order: 0.0,
-            uplift,
-            segments: vec![],
             risk_tiers: vec!["high".into()],
-            min_expected_value: 0.0,
-            min_orders: 0.0,
-            requires_suggestions: false,
+            ..Offer::plain(code, fixed, uplift)
         }
     }
 

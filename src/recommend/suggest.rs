@@ -79,6 +79,16 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// A cross-sell candidate: not bought by the customer and not blocked.
+fn new_and_not_blocked(owned: &[Owned], blocked: &[bool], product: u32) -> bool {
+    !owns(owned, product) && !is_blocked(blocked, product)
+}
+
+/// `blocked` is indexed by product code; codes beyond it are not blocked.
+fn is_blocked(blocked: &[bool], product: u32) -> bool {
+    blocked.get(product as usize).copied().unwrap_or(false)
+}
+
 fn owns(owned: &[Owned], product: u32) -> bool {
     owned.binary_search_by_key(&product, |o| o.product).is_ok()
 }
@@ -108,7 +118,7 @@ impl CoPurchaseModel {
     ) -> Vec<Suggestion> {
         let mut list: Vec<Suggestion> = owned
             .iter()
-            .filter(|o| !blocked.get(o.product as usize).copied().unwrap_or(false))
+            .filter(|o| !is_blocked(blocked, o.product))
             .map(|o| Suggestion {
                 product: o.product,
                 score: f64::from(o.orders)
@@ -151,8 +161,7 @@ impl CoPurchaseModel {
         blend: &Blend,
         blocked: &[bool],
     ) -> Vec<Suggestion> {
-        let allowed =
-            |p: u32| !owns(owned, p) && !blocked.get(p as usize).copied().unwrap_or(false);
+        let allowed = |p: u32| new_and_not_blocked(owned, blocked, p);
         // product → (score, best single contribution, its history product, customers together),
         // in a dense per-thread scratch array; `touched` lists the products in first-seen order.
         SCRATCH.with(|cell| {
@@ -214,8 +223,7 @@ impl CoPurchaseModel {
         blocked: &[bool],
         popular: &[u32],
     ) -> Vec<Suggestion> {
-        let allowed =
-            |p: u32| !owns(owned, p) && !blocked.get(p as usize).copied().unwrap_or(false);
+        let allowed = |p: u32| new_and_not_blocked(owned, blocked, p);
         if blend.popularity_weight > 0.0 {
             let most = popular
                 .first()
