@@ -53,26 +53,27 @@ pub fn check_target(target: &Path) -> Result<()> {
     let Ok(meta) = fs::symlink_metadata(target) else {
         return Ok(());
     };
-    let dir_meta = fs::metadata(target).map_err(output_error(target))?;
-    if !dir_meta.is_dir() {
+    if meta.file_type().is_symlink() {
+        return Err(Error::Usage(format!(
+            "--out '{}' is a symbolic link; give the directory itself",
+            target.display()
+        )));
+    }
+    if !meta.is_dir() {
         return Err(Error::Usage(format!(
             "--out '{}' is a file; retain writes a directory there",
             target.display()
         )));
     }
-    let mut entries = fs::read_dir(target).map_err(output_error(target))?;
-    let empty = entries.next().is_none();
+    let empty = fs::read_dir(target)
+        .map_err(output_error(target))?
+        .next()
+        .is_none();
     let ours = target.join(MANIFEST).exists() || target.join(SUCCESS).exists();
-    if !empty && !ours && !meta.file_type().is_symlink() {
+    if !empty && !ours {
         return Err(Error::Usage(format!(
             "--out '{}' holds files that retain did not write (no {MANIFEST}); retain replaces its \
              output directory as a whole, so give it a new or empty directory",
-            target.display()
-        )));
-    }
-    if meta.file_type().is_symlink() {
-        return Err(Error::Usage(format!(
-            "--out '{}' is a symbolic link; give the directory itself",
             target.display()
         )));
     }
