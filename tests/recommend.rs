@@ -95,3 +95,49 @@ fn lists_respect_k_history_blocking_and_are_deterministic() {
         "{reason}"
     );
 }
+
+#[test]
+fn cross_sell_scores_match_a_direct_sum_customer_after_customer() {
+    // The scorer keeps a per-thread scratch array and marks each customer's own products in it;
+    // a mark left behind would silently drop products for the next customer. Recompute every
+    // customer's scores directly from the neighbour lists, in one thread, in customer order.
+    let tx = load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv"),
+        &Config::default(),
+    );
+    let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let history = History::build(&tx, as_of, 90).unwrap();
+    let model = CoPurchaseModel::fit(&history, &CoPurchaseParams::default());
+    let blend = Blend::default();
+    let mut blocked = vec![false; history.n_products()];
+    blocked[model.popular()[0] as usize] = true;
+    let mut compared = 0;
+    for owned in history.customers.iter().filter(|o| !o.is_empty()) {
+        let mut expected: std::collections::BTreeMap<u32, f64> = Default::default();
+        for o in owned {
+            let w = (-f64::from(o.age_days) / blend.cross_tau_days).exp();
+            for nb in &model.neighbours[o.product as usize] {
+                let mine = owned.iter().any(|x| x.product == nb.product);
+                if !mine && !blocked[nb.product as usize] {
+                    *expected.entry(nb.product).or_default() += w * f64::from(nb.similarity);
+                }
+            }
+        }
+        let top = expected.values().copied().fold(0.0, f64::max);
+        let got: std::collections::BTreeMap<u32, f64> = model
+            .cross_sell_scores(owned, &blend, &blocked)
+            .into_iter()
+            .map(|s| (s.product, s.score))
+            .collect();
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>()
+        );
+        for (p, score) in &got {
+            let scaled = if top > 0.0 { expected[p] / top } else { 0.0 };
+            assert!((score - scaled).abs() < 1e-9, "product {p}");
+        }
+        compared += 1;
+    }
+    assert!(compared > 1000);
+}

@@ -267,11 +267,10 @@ impl CoPurchaseModel {
         let neighbours = scored
             .into_par_iter()
             .map(|mut list| {
-                list.sort_by(|x, y| {
+                super::keep_top(&mut list, params.neighbours, |x, y| {
                     y.1.total_cmp(&x.1)
                         .then_with(|| ids[x.0 as usize].cmp(&ids[y.0 as usize]))
                 });
-                list.truncate(params.neighbours);
                 list.into_iter()
                     .map(|(product, s, customers)| Neighbour {
                         product,

@@ -109,8 +109,12 @@ pub struct Setting {
     pub counts: Counts,
     pub model: CoPurchaseModel,
     pub popular: Vec<u32>,
-    /// By customer: products bought in the window (sorted).
-    pub bought: Vec<Vec<u32>>,
+    /// Customers with history before the date who buy in the window, ascending.
+    users: Vec<usize>,
+    /// By user (as `users`): products bought in the window (sorted), and of those the ones the
+    /// user had never bought before the date.
+    bought: Vec<Vec<u32>>,
+    bought_new: Vec<Vec<u32>>,
 }
 
 impl Setting {
@@ -124,224 +128,184 @@ impl Setting {
         let counts = Counts::of(&history, params);
         let model = CoPurchaseModel::from_counts(&history, &counts, params);
         let popular = model.popular();
-        let bought = bought_in_window(tx, at, horizon_days)?;
+        let mut bought = bought_in_window(tx, at, horizon_days)?;
+        let users: Vec<usize> = (0..bought.len())
+            .filter(|&c| !history.customers[c].is_empty() && !bought[c].is_empty())
+            .collect();
+        let bought: Vec<Vec<u32>> = users
+            .iter()
+            .map(|&c| std::mem::take(&mut bought[c]))
+            .collect();
+        let bought_new = users
+            .iter()
+            .zip(&bought)
+            .map(|(&c, bought)| {
+                let owned = &history.customers[c];
+                bought
+                    .iter()
+                    .copied()
+                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
+                    .collect()
+            })
+            .collect();
         Ok(Setting {
             history,
             counts,
             model,
             popular,
+            users,
             bought,
+            bought_new,
         })
-    }
-
-    /// Customers with history before the date who buy in the window.
-    fn users(&self) -> Vec<usize> {
-        (0..self.bought.len())
-            .filter(|&c| !self.history.customers[c].is_empty() && !self.bought[c].is_empty())
-            .collect()
     }
 
     /// (`all`, `new`) for one blend.
     pub fn measure(&self, k: usize, blend: &Blend, blocked: &[bool]) -> (RecMetrics, RecMetrics) {
-        let users = self.users();
-        let lists: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = users
-            .par_iter()
-            .map(|&c| {
-                let owned = &self.history.customers[c];
-                let s = self.model.suggest(owned, k, blend, blocked, &self.popular);
-                let new: Vec<u32> = self.bought[c]
-                    .iter()
-                    .copied()
-                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
-                    .collect();
-                let cross = s.cross_sell.iter().map(|x| x.product).collect();
-                (self.model.combined(&s, k, blend), cross, new)
-            })
-            .collect();
-        let all = score_lists(
-            lists
-                .iter()
-                .zip(&users)
-                .map(|((all, _, _), &c)| (all.clone(), self.bought[c].as_slice())),
-            k,
-        );
-        let new = score_lists(
-            lists
-                .iter()
-                .map(|(_, cross, new)| (cross.clone(), new.as_slice())),
-            k,
-        );
-        (all, new)
+        let cross = self.cross_lists(None, k, blend, blocked);
+        let repurchase = self.repurchase_lists(k, blend, blocked);
+        (
+            self.measure_all(&repurchase, &cross, k, blend),
+            self.measure_new_lists(&cross, k),
+        )
     }
 
-    /// `new` only (the cross-sell list), for choices that do not touch the combined list.
-    pub fn measure_new(&self, k: usize, blend: &Blend, blocked: &[bool]) -> RecMetrics {
-        let users = self.users();
-        let lists: Vec<(Vec<u32>, Vec<u32>)> = users
+    /// The co-purchase part of every user's cross-sell list (see
+    /// [`CoPurchaseModel::cross_sell_scores`]): the costly part, computed once per model and
+    /// reused for every blend that differs only in popularity and mixing.
+    pub fn cross_scores(&self, blend: &Blend, blocked: &[bool]) -> Vec<Vec<Suggestion>> {
+        self.users
             .par_iter()
             .map(|&c| {
-                let owned = &self.history.customers[c];
-                let cross = self
-                    .model
-                    .cross_sell(owned, k, blend, blocked, &self.popular);
-                let new = self.bought[c]
-                    .iter()
-                    .copied()
-                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
-                    .collect();
-                (cross.iter().map(|x| x.product).collect(), new)
-            })
-            .collect();
-        score_lists(lists.iter().map(|(l, b)| (l.clone(), b.as_slice())), k)
-    }
-
-    /// `new` metrics for each cross-sell popularity weight on top of `base`, scoring the
-    /// co-purchase part once per user and only re-ranking per weight.
-    pub fn measure_new_weights(
-        &self,
-        k: usize,
-        base: &Blend,
-        blocked: &[bool],
-        weights: &[f64],
-    ) -> Vec<RecMetrics> {
-        let users = self.users();
-        let prepared: Vec<(Vec<Suggestion>, Vec<u32>)> = users
-            .par_iter()
-            .map(|&c| {
-                let owned = &self.history.customers[c];
-                let new = self.bought[c]
-                    .iter()
-                    .copied()
-                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
-                    .collect();
-                (self.model.cross_sell_scores(owned, base, blocked), new)
-            })
-            .collect();
-        weights
-            .iter()
-            .map(|&w| {
-                let blend = Blend {
-                    popularity_weight: w,
-                    ..*base
-                };
-                let lists: Vec<Vec<u32>> = users
-                    .par_iter()
-                    .zip(&prepared)
-                    .map(|(&c, (scores, _))| {
-                        let owned = &self.history.customers[c];
-                        self.model
-                            .finish_cross_sell(
-                                scores.clone(),
-                                owned,
-                                k,
-                                &blend,
-                                blocked,
-                                &self.popular,
-                            )
-                            .iter()
-                            .map(|x| x.product)
-                            .collect()
-                    })
-                    .collect();
-                score_lists(
-                    lists
-                        .into_iter()
-                        .zip(&prepared)
-                        .map(|(l, (_, b))| (l, b.as_slice())),
-                    k,
-                )
+                self.model
+                    .cross_sell_scores(&self.history.customers[c], blend, blocked)
             })
             .collect()
     }
 
+    /// Users' cross-sell lists under `blend`: finished from `scores` (of [`Self::cross_scores`])
+    /// when given, else scored one user at a time (never holding every user's scores).
+    fn cross_lists(
+        &self,
+        scores: Option<&[Vec<Suggestion>]>,
+        k: usize,
+        blend: &Blend,
+        blocked: &[bool],
+    ) -> Vec<Vec<Suggestion>> {
+        let finish = |u: usize| {
+            let owned = &self.history.customers[self.users[u]];
+            let scored = match scores {
+                Some(scores) => scores[u].clone(),
+                None => self.model.cross_sell_scores(owned, blend, blocked),
+            };
+            self.model
+                .finish_cross_sell(scored, owned, k, blend, blocked, &self.popular)
+        };
+        (0..self.users.len()).into_par_iter().map(finish).collect()
+    }
+
+    /// Users' repurchase lists under `blend`.
+    fn repurchase_lists(&self, k: usize, blend: &Blend, blocked: &[bool]) -> Vec<Vec<Suggestion>> {
+        self.users
+            .par_iter()
+            .map(|&c| {
+                self.model
+                    .repurchase(&self.history.customers[c], k, blend, blocked)
+            })
+            .collect()
+    }
+
+    /// `new`: cross-sell lists against the products new to each user.
+    fn measure_new_lists(&self, cross: &[Vec<Suggestion>], k: usize) -> RecMetrics {
+        score_lists(
+            cross
+                .iter()
+                .zip(&self.bought_new)
+                .map(|(list, new)| (list.iter().map(|x| x.product).collect(), new.as_slice())),
+            k,
+        )
+    }
+
+    /// `new` under `blend` (with `scores` as in [`Self::cross_lists`]).
+    pub fn measure_new(
+        &self,
+        scores: Option<&[Vec<Suggestion>]>,
+        k: usize,
+        blend: &Blend,
+        blocked: &[bool],
+    ) -> RecMetrics {
+        self.measure_new_lists(&self.cross_lists(scores, k, blend, blocked), k)
+    }
+
+    /// `all`: the combined list (mixed as `blend` says) against every product bought.
+    fn measure_all(
+        &self,
+        repurchase: &[Vec<Suggestion>],
+        cross: &[Vec<Suggestion>],
+        k: usize,
+        blend: &Blend,
+    ) -> RecMetrics {
+        let lists = repurchase
+            .iter()
+            .zip(cross)
+            .zip(&self.bought)
+            .map(|((r, c), bought)| {
+                let s = super::suggest::Suggestions {
+                    repurchase: r.clone(),
+                    cross_sell: c.clone(),
+                };
+                (self.model.combined(&s, k, blend), bought.as_slice())
+            });
+        score_lists(lists, k)
+    }
+
     /// `all` recall of every (cross weight, repurchase popularity weight) mix on top of `base`,
-    /// computing each list once and only re-ranking the combined list per mix.
+    /// from the cross-sell lists of `base` and one repurchase list per popularity weight.
     pub fn measure_mixes(
         &self,
+        cross: &[Vec<Suggestion>],
         k: usize,
         base: &Blend,
         blocked: &[bool],
         mixes: &[(f64, f64)],
     ) -> Vec<RecMetrics> {
-        let users = self.users();
-        let cross: Vec<_> = users
-            .par_iter()
-            .map(|&c| {
-                self.model
-                    .cross_sell(&self.history.customers[c], k, base, blocked, &self.popular)
-            })
-            .collect();
-        let mut out = vec![None; mixes.len()];
         let mut weights: Vec<f64> = mixes.iter().map(|m| m.1).collect();
         weights.dedup();
+        let mut out = vec![None; mixes.len()];
         for w in weights {
             let blend = Blend {
                 repurchase_popularity_weight: w,
                 ..*base
             };
-            let repurchase: Vec<_> = users
-                .par_iter()
-                .map(|&c| {
-                    self.model
-                        .repurchase(&self.history.customers[c], k, &blend, blocked)
-                })
-                .collect();
+            let repurchase = self.repurchase_lists(k, &blend, blocked);
             for (i, mix) in mixes.iter().enumerate().filter(|(_, m)| m.1 == w) {
                 let mixed = Blend {
                     cross_weight: mix.0,
                     ..blend
                 };
-                let lists = users.iter().enumerate().map(|(u, &c)| {
-                    let s = super::suggest::Suggestions {
-                        repurchase: repurchase[u].clone(),
-                        cross_sell: cross[u].clone(),
-                    };
-                    (
-                        self.model.combined(&s, k, &mixed),
-                        self.bought[c].as_slice(),
-                    )
-                });
-                out[i] = Some(score_lists(lists, k));
+                out[i] = Some(self.measure_all(&repurchase, cross, k, &mixed));
             }
         }
-        out.into_iter()
-            .map(|m| {
-                m.unwrap_or(RecMetrics {
-                    hit_rate: 0.0,
-                    recall: 0.0,
-                    users: 0,
-                })
-            })
-            .collect()
+        out.into_iter().flatten().collect()
     }
 
     /// The popularity baseline for the same users.
     pub fn popularity(&self, k: usize) -> Baseline {
-        let users = self.users();
         let top: Vec<u32> = self.popular.iter().take(k).copied().collect();
-        let all = score_lists(
-            users
-                .iter()
-                .map(|&c| (top.clone(), self.bought[c].as_slice())),
-            k,
-        );
-        let new_lists: Vec<(Vec<u32>, Vec<u32>)> = users
-            .iter()
-            .map(|&c| {
+        let all = score_lists(self.bought.iter().map(|b| (top.clone(), b.as_slice())), k);
+        let new = score_lists(
+            self.users.iter().zip(&self.bought_new).map(|(&c, new)| {
                 let owned = &self.history.customers[c];
-                let not_owned = |p: &u32| owned.binary_search_by_key(p, |o| o.product).is_err();
                 let list = self
                     .popular
                     .iter()
                     .copied()
-                    .filter(not_owned)
+                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
                     .take(k)
                     .collect();
-                let new = self.bought[c].iter().copied().filter(not_owned).collect();
-                (list, new)
-            })
-            .collect();
-        let new = score_lists(new_lists.iter().map(|(l, b)| (l.clone(), b.as_slice())), k);
+                (list, new.as_slice())
+            }),
+            k,
+        );
         Baseline { all, new }
     }
 }
@@ -364,7 +328,7 @@ pub fn choose_blend(
 ) -> Result<(CoPurchaseParams, Blend, String)> {
     let earlier = at - Duration::days(i64::from(horizon_days));
     let mut setting = Setting::at(tx, earlier, horizon_days, params)?;
-    if setting.users().len() < 20 {
+    if setting.users.len() < 20 {
         return Ok((
             params.clone(),
             Blend::default(),
@@ -372,8 +336,12 @@ pub fn choose_blend(
         ));
     }
     // The similarity, by `new` hit rate (ties: the default) ...
+    let mut blend = Blend::default();
     let mut chosen = params.clone();
-    let mut best_similarity = setting.measure_new(k, &Blend::default(), blocked).hit_rate;
+    // (Every user's co-purchase scores are the bulk of the memory: they are held only for the
+    // chosen similarity, in the next step.)
+    let measure = |setting: &Setting| setting.measure_new(None, k, &blend, blocked).hit_rate;
+    let mut best_similarity = measure(&setting);
     for similarity in Similarity::ALL
         .into_iter()
         .filter(|s| *s != params.similarity)
@@ -384,22 +352,27 @@ pub fn choose_blend(
         };
         let model = CoPurchaseModel::from_counts(&setting.history, &setting.counts, &candidate);
         let previous = std::mem::replace(&mut setting.model, model);
-        let new = setting.measure_new(k, &Blend::default(), blocked);
-        if new.hit_rate > best_similarity {
-            best_similarity = new.hit_rate;
+        let hit_rate = measure(&setting);
+        if hit_rate > best_similarity {
+            best_similarity = hit_rate;
             chosen = candidate;
         } else {
             setting.model = previous;
         }
     }
-    // ... then the cross-sell popularity weight, by `new` hit rate (ties: the weaker weight) ...
-    let mut blend = Blend::default();
+    let scores = setting.cross_scores(&blend, blocked);
+    // ... then the cross-sell popularity weight, by `new` hit rate (ties: the weaker weight); the
+    // co-purchase scores do not depend on it ...
     let mut best = f64::NEG_INFINITY;
-    let by_weight = setting.measure_new_weights(k, &blend, blocked, &POPULARITY_WEIGHTS);
-    for (w, new) in POPULARITY_WEIGHTS.into_iter().zip(by_weight) {
+    for w in POPULARITY_WEIGHTS {
+        let weighted = Blend {
+            popularity_weight: w,
+            ..blend
+        };
+        let new = setting.measure_new(Some(&scores), k, &weighted, blocked);
         if new.hit_rate > best {
             best = new.hit_rate;
-            blend.popularity_weight = w;
+            blend = weighted;
         }
     }
     // ... then how the combined list mixes the two lists, by `all` recall.
@@ -407,7 +380,9 @@ pub fn choose_blend(
         .iter()
         .flat_map(|&r| CROSS_WEIGHTS.iter().map(move |&c| (c, r)))
         .collect();
-    let results = setting.measure_mixes(k, &blend, blocked, &mixes);
+    let cross = setting.cross_lists(Some(&scores), k, &blend, blocked);
+    drop(scores);
+    let results = setting.measure_mixes(&cross, k, &blend, blocked, &mixes);
     let mut best = f64::NEG_INFINITY;
     let base = blend;
     for (&(cross_weight, repurchase_popularity_weight), all) in mixes.iter().zip(&results) {

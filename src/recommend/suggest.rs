@@ -62,8 +62,9 @@ pub struct Suggestions {
     pub cross_sell: Vec<Suggestion>,
 }
 
-fn rank(list: &mut [Suggestion], ids: &[String]) {
-    list.sort_by(|a, b| {
+/// Keeps the `k` best of `list`: highest score first, ties by product id.
+fn rank_top(list: &mut Vec<Suggestion>, k: usize, ids: &[String]) {
+    super::keep_top(list, k, |a, b| {
         b.score
             .total_cmp(&a.score)
             .then_with(|| ids[a.product as usize].cmp(&ids[b.product as usize]))
@@ -72,6 +73,8 @@ fn rank(list: &mut [Suggestion], ids: &[String]) {
 
 /// A scratch entry no product has touched (contributions are never negative).
 const UNTOUCHED: (f64, f64, u32, u32) = (0.0, -1.0, 0, 0);
+/// A scratch entry of a product the customer owns: never a cross-sell candidate.
+const OWNED: (f64, f64, u32, u32) = (0.0, -2.0, 0, 0);
 
 thread_local! {
     /// Per-thread accumulator of [`CoPurchaseModel::cross_sell_scores`], one entry per product.
@@ -133,8 +136,7 @@ impl CoPurchaseModel {
             let popularity = f64::from(self.recent_buyers[s.product as usize]) / most;
             s.score = s.score / top.max(1e-12) + blend.repurchase_popularity_weight * popularity;
         }
-        rank(&mut list, &self.product_ids);
-        list.truncate(k);
+        rank_top(&mut list, k, &self.product_ids);
         list
     }
 
@@ -161,13 +163,17 @@ impl CoPurchaseModel {
         blend: &Blend,
         blocked: &[bool],
     ) -> Vec<Suggestion> {
-        let allowed = |p: u32| new_and_not_blocked(owned, blocked, p);
         // product → (score, best single contribution, its history product, customers together),
         // in a dense per-thread scratch array; `touched` lists the products in first-seen order.
+        // The customer's own products are marked OWNED first, so skipping them costs no search.
         SCRATCH.with(|cell| {
             let mut acc = cell.borrow_mut();
             if acc.len() < self.neighbours.len() {
                 acc.resize(self.neighbours.len(), UNTOUCHED);
+            }
+            let marked = |o: &&Owned| (o.product as usize) < self.neighbours.len();
+            for o in owned.iter().filter(marked) {
+                acc[o.product as usize] = OWNED;
             }
             let mut touched: Vec<u32> = Vec::new();
             for o in owned {
@@ -177,11 +183,11 @@ impl CoPurchaseModel {
                     .get(o.product as usize)
                     .map_or(&[][..], |v| v)
                 {
-                    if !allowed(nb.product) {
+                    let e = &mut acc[nb.product as usize];
+                    if e.1 == OWNED.1 || is_blocked(blocked, nb.product) {
                         continue;
                     }
                     let c = w * f64::from(nb.similarity);
-                    let e = &mut acc[nb.product as usize];
                     if e.1 < 0.0 {
                         *e = (0.0, 0.0, o.product, 0);
                         touched.push(nb.product);
@@ -196,7 +202,7 @@ impl CoPurchaseModel {
                 .iter()
                 .map(|&p| acc[p as usize].0)
                 .fold(0.0, f64::max);
-            touched
+            let list = touched
                 .into_iter()
                 .map(|product| {
                     let (score, _, from, together) =
@@ -208,7 +214,11 @@ impl CoPurchaseModel {
                         because: Some((from, together)),
                     }
                 })
-                .collect()
+                .collect();
+            for o in owned.iter().filter(marked) {
+                acc[o.product as usize] = UNTOUCHED;
+            }
+            list
         })
     }
 
@@ -253,8 +263,7 @@ impl CoPurchaseModel {
                 }
             }
         }
-        rank(&mut list, &self.product_ids);
-        list.truncate(k);
+        rank_top(&mut list, k, &self.product_ids);
         for &p in popular {
             if list.len() >= k {
                 break;
@@ -302,8 +311,7 @@ impl CoPurchaseModel {
                 ..*x
             }))
             .collect();
-        rank(&mut all, &self.product_ids);
-        all.truncate(k);
+        rank_top(&mut all, k, &self.product_ids);
         all.into_iter().map(|x| x.product).collect()
     }
 }
