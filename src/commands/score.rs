@@ -247,7 +247,11 @@ fn deliver(
         decided.summary.total_expected_net_benefit,
     ));
 
-    stages.start("write files");
+    stages.start(if out.is_dry_run() {
+        "list files (dry run: nothing is written)"
+    } else {
+        "write files"
+    });
     out.table(CRM_FILE, &decided.crm)?;
     out.table(SCORES_PARQUET, &decided.scores)?;
     out.table(SCORES_CSV, &decided.scores)?;

@@ -129,6 +129,12 @@ pub fn render(r: &BacktestReport) -> String {
         "\nROC AUC {:.4}  PR AUC {:.4}  Brier {:.4}  log loss {:.4}  lift@10% {:.3}  ECE {:.4}",
         m.auc, m.pr_auc, m.brier, m.log_loss, m.lift_top_decile, m.ece
     );
+    if let (Some(se), Some((low, high))) = (m.auc_standard_error, m.auc_interval()) {
+        let _ = writeln!(
+            s,
+            "ROC AUC standard error {se:.4} (DeLong): 95 % interval {low:.4}-{high:.4} on this sample"
+        );
+    }
     let _ = writeln!(s, "recency alone: ROC AUC {:.4}", r.baselines.recency_auc);
     let _ = writeln!(s, "\ncalibration   customers  mean p  churned");
     for b in &r.calibration {
