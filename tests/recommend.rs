@@ -30,8 +30,8 @@ fn recall_and_hit_rate_by_hand() {
     assert!((m.recall - 1.0).abs() < 1e-12);
 }
 
-#[test]
-fn lists_respect_k_history_blocking_and_are_deterministic() {
+/// The shipped sample, its history at 2024-12-31 and the co-purchase model fitted on it.
+fn sample_model() -> (retain::clean::Transactions, History, CoPurchaseModel) {
     let tx = load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv"),
         &Config::default(),
@@ -39,6 +39,12 @@ fn lists_respect_k_history_blocking_and_are_deterministic() {
     let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
     let history = History::build(&tx, as_of, 90).unwrap();
     let model = CoPurchaseModel::fit(&history, &CoPurchaseParams::default());
+    (tx, history, model)
+}
+
+#[test]
+fn lists_respect_k_history_blocking_and_are_deterministic() {
+    let (tx, history, model) = sample_model();
     let popular = model.popular();
     let mut blocked = vec![false; history.n_products()];
     for &p in popular.iter().take(3) {
@@ -101,13 +107,7 @@ fn cross_sell_scores_match_a_direct_sum_customer_after_customer() {
     // The scorer keeps a per-thread scratch array and marks each customer's own products in it;
     // a mark left behind would silently drop products for the next customer. Recompute every
     // customer's scores directly from the neighbour lists, in one thread, in customer order.
-    let tx = load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv"),
-        &Config::default(),
-    );
-    let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
-    let history = History::build(&tx, as_of, 90).unwrap();
-    let model = CoPurchaseModel::fit(&history, &CoPurchaseParams::default());
+    let (_, history, model) = sample_model();
     let blend = Blend::default();
     let mut blocked = vec![false; history.n_products()];
     blocked[model.popular()[0] as usize] = true;
