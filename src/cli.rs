@@ -203,12 +203,14 @@ pub struct CampaignArgs {
     #[arg(long, value_name = "FILE")]
     pub offers: Option<PathBuf>,
     /// Campaign id. The control group is drawn from a hash of it and the customer id: keep it for
-    /// the length of one campaign, change it for the next.
-    #[arg(long, value_name = "ID", default_value = "retain")]
-    pub campaign: String,
-    /// Share (0-1) of the customers selected for an offer who are held out as a control group.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.1)]
-    pub control_share: f64,
+    /// the length of one campaign, change it for the next [default: campaign.id of the config
+    /// file, else retain].
+    #[arg(long, value_name = "ID")]
+    pub campaign: Option<String>,
+    /// Share (0-1) of the customers selected for an offer who are held out as a control group
+    /// [default: campaign.control_share of the config file, else 0.1].
+    #[arg(long, value_name = "SHARE")]
+    pub control_share: Option<f64>,
     /// Customers never to court (opt-outs): a text file with one customer id per line.
     #[arg(long, value_name = "FILE")]
     pub suppress: Option<PathBuf>,

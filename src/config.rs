@@ -3,7 +3,7 @@
 //! Every setting can also be given as a command-line flag; flags win over the file
 //! (see [`crate::cli`] and `resolve` in each command).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ pub struct Config {
     pub model: ModelOptions,
     pub scoring: ScoringOptions,
     pub recommend: RecommendOptions,
+    pub campaign: CampaignOptions,
 }
 
 /// Which column of the user's file holds each canonical column.
@@ -210,6 +211,38 @@ impl Default for RecommendOptions {
     }
 }
 
+/// The campaign of `score` and `run`, for schedulers that keep it in a file: the same settings as
+/// their flags, which win over these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CampaignOptions {
+    /// Campaign id: the control group is drawn from a hash of it and the customer id.
+    pub id: String,
+    /// Share (0-1) of the customers selected for an offer who are held out as a control group.
+    pub control_share: f64,
+    /// Offer catalog (TOML), relative to this file; without it the built-in catalog.
+    pub offers: Option<PathBuf>,
+    /// Customers never to court, one id per line, relative to this file.
+    pub suppress: Option<PathBuf>,
+    /// Budget: total cost of all offers sent.
+    pub max_cost: Option<f64>,
+    /// Budget: most customers to contact.
+    pub max_contacts: Option<usize>,
+}
+
+impl Default for CampaignOptions {
+    fn default() -> Self {
+        CampaignOptions {
+            id: "retain".into(),
+            control_share: 0.1,
+            offers: None,
+            suppress: None,
+            max_cost: None,
+            max_contacts: None,
+        }
+    }
+}
+
 impl Config {
     /// Reads a configuration file; `None` gives the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -228,6 +261,17 @@ impl Config {
             path: path.into(),
             message,
         })?;
+        let mut config = config;
+        // Paths in the file are relative to the file, wherever retain is started from.
+        let base = path.parent().unwrap_or(Path::new(""));
+        for file in [&mut config.campaign.offers, &mut config.campaign.suppress]
+            .into_iter()
+            .flatten()
+        {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
         Ok(config)
     }
 
@@ -264,6 +308,19 @@ impl Config {
                 s.risk_medium, s.risk_high
             ));
         }
+        let c = &self.campaign;
+        if c.id.trim().is_empty() {
+            return Err("campaign.id must not be empty".into());
+        }
+        if !(0.0..=1.0).contains(&c.control_share) {
+            return Err(format!(
+                "campaign.control_share must be between 0 and 1, got {}",
+                c.control_share
+            ));
+        }
+        if c.max_cost.is_some_and(|m| !(m.is_finite() && m >= 0.0)) {
+            return Err("campaign.max_cost must be a number ≥ 0".into());
+        }
         for (canonical, user) in self.columns.pairs() {
             if user.is_empty() {
                 return Err(format!("columns.{canonical} must not be empty"));
@@ -298,6 +355,41 @@ mod tests {
     fn unknown_key_is_refused() {
         let err = toml::from_str::<Config>("[columns]\ncustomerid = \"CustomerID\"\n").unwrap_err();
         assert!(err.to_string().contains("customerid"), "{err}");
+    }
+
+    #[test]
+    fn campaign_paths_are_relative_to_the_file_and_values_are_checked() {
+        let dir = std::env::temp_dir().join(format!("retain-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("shop.toml");
+        std::fs::write(
+            &path,
+            "[campaign]\nid = \"spring\"\noffers = \"offers.toml\"\nsuppress = \"/abs/optout.txt\"\nmax_contacts = 500\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.campaign.id, "spring");
+        assert_eq!(config.campaign.offers, Some(dir.join("offers.toml")));
+        assert_eq!(
+            config.campaign.suppress,
+            Some(PathBuf::from("/abs/optout.txt"))
+        );
+        assert_eq!(config.campaign.max_contacts, Some(500));
+        assert_eq!(config.campaign.control_share, 0.1);
+        std::fs::write(&path, "[campaign]\ncontrol_share = 1.5\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("campaign.control_share"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_readme_reference_is_the_defaults() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Configuration reference").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let block = &section[start..start + section[start..].find("```").unwrap()];
+        let documented: Config = toml::from_str(block).unwrap();
+        assert_eq!(documented, Config::default());
     }
 
     #[test]

@@ -352,6 +352,36 @@ fn dry_run_writes_nothing_and_flags_shape_the_campaign() {
 }
 
 #[test]
+fn the_config_file_holds_the_campaign_and_flags_win() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::write(tmp.path().join("opt-outs.txt"), "001221\n000325\n").unwrap();
+    let config = tmp.path().join("shop.toml");
+    // The suppression list is named relative to the config file, not to where retain runs.
+    std::fs::write(
+        &config,
+        "[campaign]\nid = \"spring\"\nmax_contacts = 100\nsuppress = \"opt-outs.txt\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let from_file = run(&out, &["--config", config]);
+    let stderr = String::from_utf8(from_file.stderr).unwrap();
+    assert!(stderr.contains(" 100 to contact"), "{stderr}");
+    assert!(stderr.contains(" 2 suppressed"), "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["campaign"]["id"], "spring");
+    assert_eq!(manifest["campaign"]["max_contacts"], 100);
+    let flag_wins = run(
+        &out,
+        &["--dry-run", "--config", config, "--max-contacts", "50"],
+    );
+    let stderr = String::from_utf8(flag_wins.stderr).unwrap();
+    assert!(stderr.contains(" 50 to contact"), "{stderr}");
+    assert!(stderr.contains(" 2 suppressed"), "{stderr}");
+}
+
+#[test]
 fn a_directory_retain_did_not_write_is_refused_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("thesis.tex"), "mine").unwrap();

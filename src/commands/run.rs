@@ -15,7 +15,7 @@ pub const VALIDATION_FILE: &str = "validation.json";
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
-    let (campaign, info) = score::campaign(&args.campaign)?;
+    let (campaign, info) = score::campaign(&args.campaign, &config.campaign)?;
     if let Some(dir) = &args.model_dir {
         score::refuse_model_dir_inside_out(dir, &args.out)?;
     }

@@ -10,7 +10,7 @@ use super::stages::Stages;
 use super::train::Suggester;
 use crate::clean::Transactions;
 use crate::cli::{CampaignArgs, ScoreArgs};
-use crate::config::Config;
+use crate::config::{CampaignOptions, Config};
 use crate::error::{Error, Result};
 use crate::model::artifact::InputFingerprint;
 use crate::model::score::{self, RiskTiers};
@@ -31,21 +31,29 @@ pub const REPORT_FILE: &str = "report.md";
 /// Products per customer in the CRM file.
 const CRM_PRODUCTS: usize = 3;
 
-/// Reads the catalog and the suppression list and checks the campaign flags.
-pub(crate) fn campaign(args: &CampaignArgs) -> Result<(Campaign, CampaignInfo)> {
-    if !(0.0..=1.0).contains(&args.control_share) {
+/// The campaign from the flags, else the config file's `[campaign]`, else the defaults; reads the
+/// catalog and the suppression list.
+pub(crate) fn campaign(
+    args: &CampaignArgs,
+    config: &CampaignOptions,
+) -> Result<(Campaign, CampaignInfo)> {
+    let id = args.campaign.clone().unwrap_or_else(|| config.id.clone());
+    let control_share = args.control_share.unwrap_or(config.control_share);
+    let max_cost = args.max_cost.or(config.max_cost);
+    let max_contacts = args.max_contacts.or(config.max_contacts);
+    // The file's values are checked when it is read: what is wrong here came from a flag.
+    if !(0.0..=1.0).contains(&control_share) {
         return Err(Error::Usage(format!(
-            "--control-share must be between 0 and 1, got {}",
-            args.control_share
+            "--control-share must be between 0 and 1, got {control_share}"
         )));
     }
-    if args.max_cost.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
+    if max_cost.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
         return Err(Error::Usage("--max-cost must be a number ≥ 0".into()));
     }
-    if args.campaign.trim().is_empty() {
+    if id.trim().is_empty() {
         return Err(Error::Usage("--campaign must not be empty".into()));
     }
-    let (catalog, text, source) = match &args.offers {
+    let (catalog, text, source) = match args.offers.as_ref().or(config.offers.as_ref()) {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
                 path: path.clone(),
@@ -63,29 +71,29 @@ pub(crate) fn campaign(args: &CampaignArgs) -> Result<(Campaign, CampaignInfo)> 
             "built-in (data/offers.toml)".to_string(),
         ),
     };
-    let suppressed = match &args.suppress {
+    let suppressed = match args.suppress.as_ref().or(config.suppress.as_ref()) {
         Some(path) => crate::offers::suppression::load(path)?,
         None => Default::default(),
     };
     let budget = Budget {
-        max_total_cost: args.max_cost,
-        max_contacts: args.max_contacts,
+        max_total_cost: max_cost,
+        max_contacts,
     };
     let info = CampaignInfo {
-        id: args.campaign.clone(),
+        id: id.clone(),
         offers_catalog: source,
         offers_catalog_sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
-        control_share: args.control_share,
-        max_total_cost: args.max_cost,
-        max_contacts: args.max_contacts,
+        control_share,
+        max_total_cost: max_cost,
+        max_contacts,
     };
     Ok((
         Campaign {
-            id: args.campaign.clone(),
+            id,
             catalog,
             suppressed,
             budget,
-            control_share: args.control_share,
+            control_share,
         },
         info,
     ))
@@ -284,7 +292,7 @@ fn finish(
 pub fn run(args: &ScoreArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
-    let (campaign, info) = campaign(&args.campaign)?;
+    let (campaign, info) = campaign(&args.campaign, &config.campaign)?;
     refuse_model_dir_inside_out(&args.model_dir, &args.out)?;
     let model = ChurnModel::load(&args.model_dir)?;
     let out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
