@@ -34,9 +34,6 @@ fn reason(model: &CoPurchaseModel, s: &Suggestion) -> String {
     }
 }
 
-/// One suggestion row before sorting: customer code, list name, rank, suggestion.
-type Row = (usize, &'static str, usize, Suggestion);
-
 /// Suggestions for every customer with product history: `customer_id`, `list`, `rank`,
 /// `product_id`, `product_name`, `score`, `reason`; sorted by customer id, list, rank.
 pub fn table(
@@ -48,58 +45,67 @@ pub fn table(
     blocked: &[bool],
 ) -> Result<DataFrame> {
     let popular = model.popular();
-    let rows: Vec<Row> = (0..history.customers.len())
-        .into_par_iter()
+    let id = |c: usize| customer_ids.get(c).unwrap_or_default();
+    // Customers in id order, and within each `cross_sell` before `repurchase` (the lists' names in
+    // order), each by rank: the rows come out sorted without sorting them.
+    let mut customers: Vec<usize> = (0..history.customers.len())
         .filter(|&c| !history.customers[c].is_empty())
-        .flat_map_iter(|c| {
+        .collect();
+    customers.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
+    let per_customer: Vec<(usize, [Vec<Suggestion>; 2])> = customers
+        .par_iter()
+        .map(|&c| {
             let s = model.suggest(&history.customers[c], k, blend, blocked, &popular);
-            let rep = s
-                .repurchase
-                .into_iter()
-                .enumerate()
-                .map(move |(i, x)| (c, "repurchase", i + 1, x));
-            let cross = s
-                .cross_sell
-                .into_iter()
-                .enumerate()
-                .map(move |(i, x)| (c, "cross_sell", i + 1, x));
-            rep.chain(cross).collect::<Vec<_>>()
+            (c, [s.cross_sell, s.repurchase])
         })
         .collect();
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    let id = |c: usize| customer_ids.get(c).unwrap_or_default();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&rows[a], &rows[b]);
-        id(x.0).cmp(id(y.0)).then(x.1.cmp(y.1)).then(x.2.cmp(&y.2))
-    });
-    let pick = |f: &dyn Fn(&Row) -> String| -> Vec<String> {
-        order.iter().map(|&i| f(&rows[i])).collect()
+    let rows = || {
+        per_customer.iter().flat_map(|(c, lists)| {
+            ["cross_sell", "repurchase"]
+                .into_iter()
+                .zip(lists)
+                .flat_map(move |(list, items)| {
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, x)| (*c, list, i + 1, x))
+                })
+        })
     };
+    let n = rows().count();
+    let product = |x: &Suggestion| x.product as usize;
     Ok(DataFrame::new(
-        order.len(),
+        n,
         vec![
-            Column::new("customer_id".into(), pick(&|r| id(r.0).to_string())),
-            Column::new("list".into(), pick(&|r| r.1.to_string())),
+            Column::new(
+                "customer_id".into(),
+                rows().map(|r| id(r.0)).collect::<Vec<&str>>(),
+            ),
+            Column::new("list".into(), rows().map(|r| r.1).collect::<Vec<&str>>()),
             Column::new(
                 "rank".into(),
-                order
-                    .iter()
-                    .map(|&i| rows[i].2 as u32)
-                    .collect::<Vec<u32>>(),
+                rows().map(|r| r.2 as u32).collect::<Vec<u32>>(),
             ),
             Column::new(
                 "product_id".into(),
-                pick(&|r| model.product_ids[r.3.product as usize].clone()),
+                rows()
+                    .map(|r| model.product_ids[product(r.3)].as_str())
+                    .collect::<Vec<&str>>(),
             ),
             Column::new(
                 "product_name".into(),
-                pick(&|r| model.product_names[r.3.product as usize].clone()),
+                rows()
+                    .map(|r| model.product_names[product(r.3)].as_str())
+                    .collect::<Vec<&str>>(),
             ),
             Column::new(
                 "score".into(),
-                order.iter().map(|&i| rows[i].3.score).collect::<Vec<f64>>(),
+                rows().map(|r| r.3.score).collect::<Vec<f64>>(),
             ),
-            Column::new("reason".into(), pick(&|r| reason(model, &r.3))),
+            Column::new(
+                "reason".into(),
+                rows().map(|r| reason(model, r.3)).collect::<Vec<String>>(),
+            ),
         ],
     )?)
 }
