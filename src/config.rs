@@ -243,6 +243,26 @@ impl Default for CampaignOptions {
     }
 }
 
+impl CampaignOptions {
+    /// Checks the campaign, whether its values came from the file or from `score`/`run` flags
+    /// (the messages name both).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("campaign.id (--campaign) must not be empty".into());
+        }
+        if !(0.0..=1.0).contains(&self.control_share) {
+            return Err(format!(
+                "campaign.control_share (--control-share) must be between 0 and 1, got {}",
+                self.control_share
+            ));
+        }
+        if self.max_cost.is_some_and(|m| !(m.is_finite() && m >= 0.0)) {
+            return Err("campaign.max_cost (--max-cost) must be a number ≥ 0".into());
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Reads a configuration file; `None` gives the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -253,7 +273,7 @@ impl Config {
             path: path.into(),
             message: e.to_string(),
         })?;
-        let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+        let mut config: Config = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.into(),
             message: e.to_string(),
         })?;
@@ -261,7 +281,6 @@ impl Config {
             path: path.into(),
             message,
         })?;
-        let mut config = config;
         // Paths in the file are relative to the file, wherever retain is started from.
         let base = path.parent().unwrap_or(Path::new(""));
         for file in [&mut config.campaign.offers, &mut config.campaign.suppress]
@@ -308,19 +327,7 @@ impl Config {
                 s.risk_medium, s.risk_high
             ));
         }
-        let c = &self.campaign;
-        if c.id.trim().is_empty() {
-            return Err("campaign.id must not be empty".into());
-        }
-        if !(0.0..=1.0).contains(&c.control_share) {
-            return Err(format!(
-                "campaign.control_share must be between 0 and 1, got {}",
-                c.control_share
-            ));
-        }
-        if c.max_cost.is_some_and(|m| !(m.is_finite() && m >= 0.0)) {
-            return Err("campaign.max_cost must be a number ≥ 0".into());
-        }
+        self.campaign.check()?;
         for (canonical, user) in self.columns.pairs() {
             if user.is_empty() {
                 return Err(format!("columns.{canonical} must not be empty"));

@@ -37,23 +37,24 @@ pub(crate) fn campaign(
     args: &CampaignArgs,
     config: &CampaignOptions,
 ) -> Result<(Campaign, CampaignInfo)> {
-    let id = args.campaign.clone().unwrap_or_else(|| config.id.clone());
-    let control_share = args.control_share.unwrap_or(config.control_share);
-    let max_cost = args.max_cost.or(config.max_cost);
-    let max_contacts = args.max_contacts.or(config.max_contacts);
-    // The file's values are checked when it is read: what is wrong here came from a flag.
-    if !(0.0..=1.0).contains(&control_share) {
-        return Err(Error::Usage(format!(
-            "--control-share must be between 0 and 1, got {control_share}"
-        )));
-    }
-    if max_cost.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
-        return Err(Error::Usage("--max-cost must be a number ≥ 0".into()));
-    }
-    if id.trim().is_empty() {
-        return Err(Error::Usage("--campaign must not be empty".into()));
-    }
-    let (catalog, text, source) = match args.offers.as_ref().or(config.offers.as_ref()) {
+    let merged = CampaignOptions {
+        id: args.campaign.clone().unwrap_or_else(|| config.id.clone()),
+        control_share: args.control_share.unwrap_or(config.control_share),
+        offers: args.offers.clone().or_else(|| config.offers.clone()),
+        suppress: args.suppress.clone().or_else(|| config.suppress.clone()),
+        max_cost: args.max_cost.or(config.max_cost),
+        max_contacts: args.max_contacts.or(config.max_contacts),
+    };
+    merged.check().map_err(Error::Usage)?;
+    let CampaignOptions {
+        id,
+        control_share,
+        offers,
+        suppress,
+        max_cost,
+        max_contacts,
+    } = merged;
+    let (catalog, text, source) = match &offers {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
                 path: path.clone(),
@@ -71,7 +72,7 @@ pub(crate) fn campaign(
             "built-in (data/offers.toml)".to_string(),
         ),
     };
-    let suppressed = match args.suppress.as_ref().or(config.suppress.as_ref()) {
+    let suppressed = match &suppress {
         Some(path) => crate::offers::suppression::load(path)?,
         None => Default::default(),
     };

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::copurchase::{CoPurchaseModel, CoPurchaseParams, Counts, Similarity};
 use super::history::History;
-use super::suggest::{Blend, Suggestion};
+use super::suggest::{Blend, Suggestion, owns};
 use crate::clean::{LineKind, Transactions};
 use crate::error::Result;
 use crate::features::{day, epoch_days};
@@ -144,7 +144,7 @@ impl Setting {
                 bought
                     .iter()
                     .copied()
-                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
+                    .filter(|&p| !owns(owned, p))
                     .collect()
             })
             .collect();
@@ -248,13 +248,7 @@ impl Setting {
             .iter()
             .zip(cross)
             .zip(&self.bought)
-            .map(|((r, c), bought)| {
-                let s = super::suggest::Suggestions {
-                    repurchase: r.clone(),
-                    cross_sell: c.clone(),
-                };
-                (self.model.combined(&s, k, blend), bought.as_slice())
-            });
+            .map(|((r, c), bought)| (self.model.combined(r, c, k, blend), bought.as_slice()));
         score_lists(lists, k)
     }
 
@@ -299,7 +293,7 @@ impl Setting {
                     .popular
                     .iter()
                     .copied()
-                    .filter(|p| owned.binary_search_by_key(p, |o| o.product).is_err())
+                    .filter(|&p| !owns(owned, p))
                     .take(k)
                     .collect();
                 (list, new.as_slice())

@@ -92,7 +92,8 @@ fn is_blocked(blocked: &[bool], product: u32) -> bool {
     blocked.get(product as usize).copied().unwrap_or(false)
 }
 
-fn owns(owned: &[Owned], product: u32) -> bool {
+/// Whether `owned` (a customer's history, sorted by product) holds `product`.
+pub(crate) fn owns(owned: &[Owned], product: u32) -> bool {
     owned.binary_search_by_key(&product, |o| o.product).is_ok()
 }
 
@@ -297,16 +298,21 @@ impl CoPurchaseModel {
 
     /// The list a customer would get: repurchase and cross-sell scores (each scaled to 0-1, the
     /// latter weighted by `cross_weight`) ranked together, at most `k`.
-    pub fn combined(&self, s: &Suggestions, k: usize, blend: &Blend) -> Vec<u32> {
-        let top = s.repurchase.first().map_or(1.0, |x| x.score.max(1e-12));
-        let mut all: Vec<Suggestion> = s
-            .repurchase
+    pub fn combined(
+        &self,
+        repurchase: &[Suggestion],
+        cross_sell: &[Suggestion],
+        k: usize,
+        blend: &Blend,
+    ) -> Vec<u32> {
+        let top = repurchase.first().map_or(1.0, |x| x.score.max(1e-12));
+        let mut all: Vec<Suggestion> = repurchase
             .iter()
             .map(|x| Suggestion {
                 score: x.score / top,
                 ..*x
             })
-            .chain(s.cross_sell.iter().map(|x| Suggestion {
+            .chain(cross_sell.iter().map(|x| Suggestion {
                 score: x.score * blend.cross_weight,
                 ..*x
             }))
