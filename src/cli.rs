@@ -71,6 +71,9 @@ pub struct SettingsArgs {
     /// strftime format of order dates, tried before the built-in ISO 8601 formats (e.g. "%d/%m/%Y %H:%M").
     #[arg(long, value_name = "FORMAT")]
     pub date_format: Option<String>,
+    /// IANA time zone (e.g. Europe/Berlin) to convert order dates with a UTC offset to; without it their local time as written is kept.
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
     /// Share of rows (0-1) with unparseable values in one column above which reading fails [default: 0.01].
     #[arg(long, value_name = "SHARE")]
     pub max_unparseable_share: Option<f64>,

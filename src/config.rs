@@ -85,9 +85,33 @@ pub struct InputOptions {
     /// A strftime format for `order_date`, tried before the built-in ISO 8601 formats
     /// (`2011-12-09T12:50:00`, `2011-12-09 12:50:00`, `2011-12-09`, with optional fractional seconds).
     pub date_format: Option<String>,
+    /// An IANA time zone (`Europe/Berlin`): order dates written with a UTC offset, and zoned
+    /// Parquet columns, are converted to its local time. Unset: their local time as written is kept.
+    pub time_zone: Option<String>,
     /// Above this share of rows with an unparseable value in one column, reading stops with an
     /// error instead of rejecting the rows: a wrong date format or mapping must not pass silently.
     pub max_unparseable_share: f64,
+}
+
+impl InputOptions {
+    /// The checked time zone, if one is set.
+    pub fn zone(&self) -> std::result::Result<Option<polars::prelude::TimeZone>, String> {
+        let Some(name) = &self.time_zone else {
+            return Ok(None);
+        };
+        polars::prelude::TimeZone::opt_try_new(Some(name.as_str())).map_err(|_| {
+            format!(
+                "input.time_zone (--time-zone) '{name}' is not a time zone; expected an IANA name such as Europe/Berlin or UTC"
+            )
+        })
+    }
+
+    /// The user's date format as it is tried: without a trailing UTC offset directive.
+    pub fn date_format_used(&self) -> Option<String> {
+        self.date_format
+            .as_deref()
+            .and_then(|f| crate::clean::parse::format_without_offset(f).ok())
+    }
 }
 
 impl Default for InputOptions {
@@ -95,6 +119,7 @@ impl Default for InputOptions {
         InputOptions {
             separator: ",".into(),
             date_format: None,
+            time_zone: None,
             max_unparseable_share: 0.01,
         }
     }
@@ -302,6 +327,10 @@ impl Config {
                 self.input.separator
             ));
         }
+        if let Some(format) = &self.input.date_format {
+            crate::clean::parse::format_without_offset(format)?;
+        }
+        self.input.zone()?;
         if !(0.0..=1.0).contains(&self.input.max_unparseable_share) {
             return Err(format!(
                 "input.max_unparseable_share must be between 0 and 1, got {}",

@@ -131,7 +131,7 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
 }
 
 fn warnings(tx: &Transactions, r: &QualityReport) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = tx.notes.clone();
     let a = &tx.accounting;
     let share = |reason: Reason| (a.count(reason), pct(a.count(reason), a.rows_read));
     let (n, p) = share(Reason::MissingCustomerId);

@@ -21,6 +21,7 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
         col_country,
         separator,
         date_format,
+        time_zone,
         max_unparseable_share,
         cancellation_prefix,
         non_product_codes,
@@ -51,6 +52,9 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
     set(&mut c.input.separator, separator);
     if date_format.is_some() {
         c.input.date_format.clone_from(date_format);
+    }
+    if time_zone.is_some() {
+        c.input.time_zone.clone_from(time_zone);
     }
     if let Some(v) = max_unparseable_share {
         c.input.max_unparseable_share = *v;

@@ -203,6 +203,62 @@ fn usage_errors_are_exit_2() {
 }
 
 #[test]
+fn dates_with_a_utc_offset_are_read_as_written_or_converted_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        &dir,
+        "zoned.csv",
+        "customer_id,order_date,quantity,unit_price\n\
+         1,2011-12-09T12:50:00+01:00,1,2\n\
+         2,2011-12-10T03:00:00Z,1,2\n",
+    );
+    let report = |extra: &[&str]| {
+        let out = run(&[&["validate", "-i", &input, "--json"], extra].concat());
+        assert_exit(&out, 0, &["2 order dates carry a UTC offset"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stamp = |key: &str| json[key].as_str().unwrap().to_string();
+        (stamp("first_purchase"), stamp("last_purchase"))
+    };
+    assert_eq!(
+        report(&[]),
+        ("2011-12-09T12:50:00".into(), "2011-12-10T03:00:00".into())
+    );
+    // 11:50 and 03:00 UTC are 06:50 and (the day before) 22:00 in New York in December.
+    assert_eq!(
+        report(&["--time-zone", "America/New_York"]),
+        ("2011-12-09T06:50:00".into(), "2011-12-09T22:00:00".into())
+    );
+    let out = run(&["validate", "-i", &input, "--time-zone", "Mars/Olympus"]);
+    assert_exit(&out, 2, &["'Mars/Olympus' is not a time zone"]);
+}
+
+#[test]
+fn a_parquet_datetime_with_a_time_zone_gives_its_local_time() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zoned.parquet");
+    // 2011-12-09T17:50:00Z and 2011-07-09T12:50:00Z, stored as Berlin times.
+    let berlin = TimeZone::opt_try_new(Some("Europe/Berlin")).unwrap();
+    let dates = Int64Chunked::from_slice(
+        "order_date".into(),
+        &[1_323_453_000_000_000, 1_310_215_800_000_000],
+    )
+    .into_datetime(TimeUnit::Microseconds, berlin)
+    .into_column();
+    let ids = Column::new("customer_id".into(), ["1", "2"]);
+    let mut table = DataFrame::new(2, vec![ids, dates]).unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut table)
+        .unwrap();
+    let out = run(&["validate", "-i", path.to_str().unwrap(), "--json"]);
+    assert_exit(&out, 0, &["2 order dates carry a UTC offset or time zone"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Berlin is UTC+2 in July (14:50) and UTC+1 in December (18:50).
+    assert_eq!(json["first_purchase"], "2011-07-09T14:50:00");
+    assert_eq!(json["last_purchase"], "2011-12-09T18:50:00");
+}
+
+#[test]
 fn quarantine_file_lists_every_rejected_row_with_line_and_reason() {
     let input = fixture("small.csv");
     let dir = tempfile::tempdir().unwrap();

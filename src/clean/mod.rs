@@ -166,6 +166,8 @@ pub struct Transactions {
     /// `customer_ix` → `customer_id` for every customer in `lines`.
     pub customers: DataFrame,
     pub accounting: Accounting,
+    /// What the user should know about how values were read (e.g. dates with a UTC offset).
+    pub notes: Vec<String>,
 }
 
 impl Transactions {
@@ -242,12 +244,14 @@ pub fn clean(
     let table = &raw.table;
     let has = |c: &str| raw.has(c);
 
+    let date_format = options.date_format_used();
+    let time_zone = options.zone().map_err(Error::Usage)?;
     let date = parse::parse_datetime(
         table.column(input::ORDER_DATE)?,
-        options.date_format.as_deref(),
+        date_format.as_deref(),
+        time_zone.as_ref(),
     )?;
-    let formats: Vec<&str> = options
-        .date_format
+    let formats: Vec<&str> = date_format
         .iter()
         .map(String::as_str)
         .chain(parse::DATE_FORMATS)
@@ -259,10 +263,22 @@ pub fn clean(
         &date.failed,
         options.max_unparseable_share,
         &format!(
-            "a date in one of the formats {formats:?} (set input.date_format or --date-format)"
+            "a date in one of the formats {formats:?}, optionally with a UTC offset (set input.date_format or --date-format)"
         ),
     )?;
 
+    let mut notes = Vec::new();
+    if date.zoned > 0 {
+        let n = date.zoned;
+        notes.push(match &options.time_zone {
+            Some(tz) => format!(
+                "{n} order dates carry a UTC offset or time zone: converted to {tz} local time"
+            ),
+            None => format!(
+                "{n} order dates carry a UTC offset or time zone: their local time as written is used (--time-zone converts them to one zone)"
+            ),
+        });
+    }
     let mut work = vec![
         date.values.with_name(line::ORDER_TS.into()),
         date.failed.with_name(DATE_FAILED.into()),
@@ -469,6 +485,7 @@ pub fn clean(
             lines,
             customers,
             accounting,
+            notes,
         },
         rejected,
     })

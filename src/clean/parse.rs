@@ -2,8 +2,8 @@
 
 use polars::prelude::*;
 
-/// Built-in `order_date` formats, tried after the user's own format. Naive local time: a zone
-/// suffix is not accepted, so that a shop's day is never shifted silently.
+/// Built-in `order_date` formats, tried after the user's own format. A UTC offset at the end
+/// (`Z`, `+01:00`, `+0100`, `-05`, ` UTC`) is taken off before these are tried; see [`parse_datetime`].
 pub const DATE_FORMATS: [&str; 7] = [
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M:%S",
@@ -14,11 +14,56 @@ pub const DATE_FORMATS: [&str; 7] = [
     "%Y-%m-%d",
 ];
 
+/// A UTC offset after a time of day at the end of the text: group 1 is the time, group 2 the offset.
+const OFFSET: &str =
+    r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|z|UTC|GMT|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)$";
+
+/// strftime directives for a UTC offset (chrono's), which a user's format may end with.
+const OFFSET_DIRECTIVES: [&str; 4] = ["%::z", "%:z", "%#z", "%z"];
+
+/// The user's date format without a trailing offset directive: offsets are taken off the text
+/// before formats are tried, so the format must describe what is left. An offset directive
+/// anywhere else cannot be honoured and is refused.
+pub fn format_without_offset(format: &str) -> std::result::Result<String, String> {
+    let trimmed = format.trim_end();
+    let stripped = OFFSET_DIRECTIVES
+        .iter()
+        .find_map(|d| trimmed.strip_suffix(d))
+        .map_or(trimmed, str::trim_end);
+    if OFFSET_DIRECTIVES.iter().any(|d| stripped.contains(d)) || stripped.contains("%+") {
+        return Err(format!(
+            "input.date_format '{format}': a UTC offset (%z) may only end the format"
+        ));
+    }
+    Ok(stripped.to_string())
+}
+
+/// Seconds east of UTC of an offset matched by [`OFFSET`]: `Z`, `UTC`, `+01`, `+0130`, `-05:00`.
+pub(crate) fn offset_seconds(offset: &str) -> Option<i64> {
+    if matches!(offset, "Z" | "z" | "UTC" | "GMT") {
+        return Some(0);
+    }
+    let sign = match offset.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+    let hours: i64 = digits.get(..2)?.parse().ok()?;
+    let minutes: i64 = match digits.get(2..) {
+        Some("") | None => 0,
+        Some(m) => m.parse().ok()?,
+    };
+    (hours <= 23 && minutes <= 59).then_some(sign * (hours * 3600 + minutes * 60))
+}
+
 /// Outcome of parsing one column: the parsed values and the rows whose text could not be parsed.
 pub struct Parsed {
     pub values: Column,
     /// True where the input held a value that did not parse (missing values are not failures).
     pub failed: Column,
+    /// Values that carried a UTC offset or a time zone (text with an offset, a zoned Parquet column).
+    pub zoned: u64,
 }
 
 fn failed_mask(raw: &Column, parsed: &Column) -> PolarsResult<Column> {
@@ -94,44 +139,116 @@ fn parse_with(text: &Column, format: &str) -> PolarsResult<Column> {
     Ok(out.columns()[0].clone())
 }
 
-/// Parses `order_date` into naive microsecond datetimes.
+/// Parses `order_date` into naive microsecond datetimes: the shop's local time.
 ///
 /// Text is parsed with the first format (user's first) that reads a sample of the column in full;
-/// only when some rows still fail is every format tried on them.
-pub fn parse_datetime(raw: &Column, user_format: Option<&str>) -> PolarsResult<Parsed> {
+/// only when some rows still fail is every format tried on them, after trimming and taking a
+/// UTC offset off the end. A value with an offset, and a Parquet column with a time zone, keeps
+/// its local time as written unless `time_zone` is given: then it is converted to that zone's
+/// local time. Values without an offset are taken as local time already.
+pub fn parse_datetime(
+    raw: &Column,
+    user_format: Option<&str>,
+    time_zone: Option<&TimeZone>,
+) -> PolarsResult<Parsed> {
     let target = DataType::Datetime(TimeUnit::Microseconds, None);
     match raw.dtype() {
-        DataType::Datetime(_, _) | DataType::Date => {
+        DataType::Datetime(_, Some(_)) => {
+            let mut zoned = raw.datetime()?.clone();
+            if let Some(tz) = time_zone {
+                zoned.set_time_zone(tz.clone())?;
+            }
+            let raise = StringChunked::from_slice("ambiguous".into(), &["raise"]);
+            let local = replace_time_zone(&zoned, None, &raise, NonExistent::Raise)?;
+            let values = local.into_column().cast(&target)?;
+            let failed = failed_mask(raw, &values)?;
+            let zoned = (raw.len() - raw.null_count()) as u64;
+            return Ok(Parsed {
+                values,
+                failed,
+                zoned,
+            });
+        }
+        DataType::Datetime(_, None) | DataType::Date => {
             let values = raw.cast(&target)?;
             let failed = failed_mask(raw, &values)?;
-            return Ok(Parsed { values, failed });
+            return Ok(Parsed {
+                values,
+                failed,
+                zoned: 0,
+            });
         }
         _ => {}
     }
-    let mut text = raw.cast(&DataType::String)?;
     let formats: Vec<&str> = user_format.into_iter().chain(DATE_FORMATS).collect();
-    let sample = text.drop_nulls().head(Some(1000));
-    let mut best = formats[0];
-    for format in &formats {
-        let parsed = parse_with(&sample, format)?;
-        if parsed.null_count() == 0 {
-            best = format;
-            break;
+    let mut text = raw.cast(&DataType::String)?;
+    if let Some(best) = best_format(&text, &formats)? {
+        let values = parse_with(&text, best)?;
+        let failed = failed_mask(&text, &values)?;
+        if !failed.bool()?.any() {
+            return Ok(Parsed {
+                values,
+                failed,
+                zoned: 0,
+            });
         }
     }
-    let mut values = parse_with(&text, best)?;
-    if failed_mask(&text, &values)?.bool()?.any() {
-        text = trimmed(&text)?;
-        values = parse_with(&text, best)?;
+    // Some values do not parse as they are: trim them, take offsets off, try every format.
+    text = trimmed(&text)?;
+    let has_offset = text.str()?.contains(OFFSET, true)?;
+    let zoned = u64::from(has_offset.sum().unwrap_or(0));
+    let mut offsets = None;
+    if zoned > 0 {
+        let pattern = StringChunked::from_slice("pattern".into(), &[OFFSET]);
+        offsets = Some(text.str()?.extract(&pattern, 2)?);
+        text = text.str()?.replace(OFFSET, "$1")?.into_column();
     }
+    let best = best_format(&text, &formats)?.unwrap_or(formats[0]);
+    let mut values = parse_with(&text, best)?;
     if failed_mask(&text, &values)?.bool()?.any() {
         for format in formats.iter().filter(|f| **f != best) {
             let more = parse_with(&text, format)?;
             values = values.zip_with(&values.is_not_null(), &more)?;
         }
     }
+    if let (Some(offsets), Some(tz)) = (offsets, time_zone) {
+        values = to_zone(&values, &offsets, tz)?;
+    }
     let failed = failed_mask(&text, &values)?;
-    Ok(Parsed { values, failed })
+    Ok(Parsed {
+        values,
+        failed,
+        zoned,
+    })
+}
+
+/// The first format that reads a sample of the column in full, if any.
+fn best_format<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<Option<&'a str>> {
+    let sample = text.drop_nulls().head(Some(1000));
+    for format in formats {
+        if parse_with(&sample, format)?.null_count() == 0 {
+            return Ok(Some(format));
+        }
+    }
+    Ok(None)
+}
+
+/// Local times written with an offset, converted to the local time of `tz`; values without an
+/// offset are left as they are.
+fn to_zone(values: &Column, offsets: &StringChunked, tz: &TimeZone) -> PolarsResult<Column> {
+    let local = values.datetime()?;
+    let utc: Int64Chunked = local
+        .physical()
+        .iter()
+        .zip(offsets.iter())
+        .map(|(v, o)| Some(v? - offset_seconds(o?)? * 1_000_000))
+        .collect();
+    let mut utc = utc.into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+    utc.set_time_zone(tz.clone())?;
+    let raise = StringChunked::from_slice("ambiguous".into(), &["raise"]);
+    let converted = replace_time_zone(&utc, None, &raise, NonExistent::Raise)?.into_column();
+    let has_offset = offsets.is_not_null().into_column();
+    converted.zip_with(has_offset.bool()?, values)
 }
 
 /// Parses a numeric column to Float64. Text that is not a number, NaN, infinities and blank cells
@@ -156,6 +273,7 @@ pub fn parse_number(raw: &Column) -> PolarsResult<Parsed> {
     Ok(Parsed {
         values: finite,
         failed,
+        zoned: 0,
     })
 }
 
@@ -176,7 +294,8 @@ mod tests {
             Some("09/12/2011"),
             None,
         ]);
-        let parsed = parse_datetime(&raw, None).unwrap();
+        let parsed = parse_datetime(&raw, None, None).unwrap();
+        assert_eq!(parsed.zoned, 0, "a date alone is not a time with an offset");
         let values = parsed.values.datetime().unwrap();
         let noon = 1_323_435_000_000_000i64; // 2011-12-09T12:50:00 in µs since the epoch
         assert_eq!(values.phys.get(0), Some(noon));
@@ -199,11 +318,102 @@ mod tests {
     #[test]
     fn user_date_format_is_tried_first() {
         let raw = text(&[Some("09/12/2011 12:50")]);
-        let parsed = parse_datetime(&raw, Some("%d/%m/%Y %H:%M")).unwrap();
+        let parsed = parse_datetime(&raw, Some("%d/%m/%Y %H:%M"), None).unwrap();
         assert_eq!(
             parsed.values.datetime().unwrap().phys.get(0),
             Some(1_323_435_000_000_000)
         );
+    }
+
+    // Expected instants in these tests were computed with Python's datetime and zoneinfo, e.g.
+    // datetime(2011, 7, 9, 12, 50, tzinfo=timezone.utc).astimezone(ZoneInfo("Europe/Berlin")).
+    const NOON: i64 = 1_323_435_000_000_000; // 2011-12-09T12:50:00
+
+    fn micros(parsed: &Parsed) -> Vec<Option<i64>> {
+        parsed.values.datetime().unwrap().phys.iter().collect()
+    }
+
+    fn berlin() -> TimeZone {
+        TimeZone::opt_try_new(Some("Europe/Berlin"))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn dates_with_a_utc_offset_keep_their_local_time_as_written() {
+        let raw = text(&[
+            Some("2011-12-09T12:50:00+01:00"),
+            Some("2011-12-09T12:50:00Z"),
+            Some("2011-12-09 12:50:00 +0100"),
+            Some("2011-12-09T12:50:00.5-05:00"),
+            Some(" 2011-12-09 12:50:00 UTC "),
+            Some("2011-12-09T12:50+05"),
+            Some("2011-12-09T12:50:00"),
+            Some("2011-12-09T12:50:00+99:00"),
+        ]);
+        let parsed = parse_datetime(&raw, None, None).unwrap();
+        assert_eq!(parsed.zoned, 6, "the offset +99:00 is not one");
+        let mut expected = vec![Some(NOON); 7];
+        expected[3] = Some(NOON + 500_000);
+        expected.push(None);
+        assert_eq!(micros(&parsed), expected);
+        assert_eq!(parsed.failed.bool().unwrap().sum(), Some(1));
+    }
+
+    #[test]
+    fn dates_with_a_utc_offset_are_converted_to_the_given_zone() {
+        let raw = text(&[
+            Some("2011-12-09T12:50:00Z"),      // CET, UTC+1
+            Some("2011-07-09T12:50:00+00:00"), // CEST, UTC+2
+            Some("2011-12-09T23:30:00-05:00"), // the next day in Berlin
+            Some("2011-12-09T12:50:00"),       // no offset: already local
+        ]);
+        let parsed = parse_datetime(&raw, None, Some(&berlin())).unwrap();
+        assert_eq!(parsed.zoned, 3);
+        assert_eq!(
+            micros(&parsed),
+            vec![
+                Some(1_323_438_600_000_000), // 2011-12-09T13:50:00
+                Some(1_310_223_000_000_000), // 2011-07-09T14:50:00
+                Some(1_323_495_000_000_000), // 2011-12-10T05:30:00
+                Some(NOON),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_user_format_may_end_with_an_offset() {
+        let format = format_without_offset("%d/%m/%Y %H:%M %z").unwrap();
+        assert_eq!(format, "%d/%m/%Y %H:%M");
+        assert!(format_without_offset("%z %d/%m/%Y").is_err());
+        let raw = text(&[Some("09/12/2011 12:50 +0100")]);
+        let parsed = parse_datetime(&raw, Some(&format), None).unwrap();
+        assert_eq!((micros(&parsed), parsed.zoned), (vec![Some(NOON)], 1));
+    }
+
+    #[test]
+    fn offsets_are_read_in_their_written_forms() {
+        assert_eq!(offset_seconds("Z"), Some(0));
+        assert_eq!(offset_seconds("GMT"), Some(0));
+        assert_eq!(offset_seconds("+01"), Some(3600));
+        assert_eq!(offset_seconds("+0130"), Some(5400));
+        assert_eq!(offset_seconds("-05:00"), Some(-18_000));
+        assert_eq!(offset_seconds("+24:00"), None);
+        assert_eq!(offset_seconds("+01:60"), None);
+    }
+
+    #[test]
+    fn zoned_datetime_columns_give_their_local_time() {
+        // 2011-12-09T17:50:00Z, stored as a New York time (12:50 there).
+        let utc = Int64Chunked::from_slice("x".into(), &[1_323_453_000_000_000]);
+        let new_york = TimeZone::opt_try_new(Some("America/New_York")).unwrap();
+        let raw = utc
+            .into_datetime(TimeUnit::Microseconds, new_york)
+            .into_column();
+        let own = parse_datetime(&raw, None, None).unwrap();
+        assert_eq!((micros(&own), own.zoned), (vec![Some(NOON)], 1));
+        let converted = parse_datetime(&raw, None, Some(&berlin())).unwrap();
+        assert_eq!(micros(&converted), vec![Some(1_323_456_600_000_000)]); // 18:50
     }
 
     #[test]

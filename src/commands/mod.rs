@@ -57,5 +57,8 @@ pub(crate) fn load(path: &Path, config: &Config, keep_rejected: bool) -> Result<
         a.rows_rejected,
         started.elapsed().as_secs_f64()
     ));
+    for note in &cleaned.transactions.notes {
+        progress(format!("note: {note}"));
+    }
     Ok(cleaned)
 }

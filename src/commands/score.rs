@@ -329,7 +329,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         campaign_info: info,
         campaign_args: &args.campaign,
         fingerprint,
-        warnings: Vec::new(),
+        warnings: tx.notes.clone(),
     };
     complete(job, out, &mut stages)
 }
