@@ -68,7 +68,7 @@ pub struct SettingsArgs {
     /// CSV field separator [default: ,].
     #[arg(long, value_name = "CHAR")]
     pub separator: Option<String>,
-    /// strftime format of order dates, tried before the built-in ISO 8601 formats (e.g. "%d/%m/%Y %H:%M").
+    /// strftime format of order dates, tried before the built-in ISO 8601 formats (e.g. "%d/%m/%Y %H:%M"); without it, ISO 8601 and common export formats (9.12.2011, 12/9/2011, ...) are recognised.
     #[arg(long, value_name = "FORMAT")]
     pub date_format: Option<String>,
     /// IANA time zone (e.g. Europe/Berlin) to convert order dates with a UTC offset to; without it their local time as written is kept.

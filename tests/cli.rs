@@ -233,6 +233,43 @@ fn dates_with_a_utc_offset_are_read_as_written_or_converted_on_request() {
 }
 
 #[test]
+fn export_dates_are_read_day_or_month_first_as_the_column_shows_or_refused_as_ambiguous() {
+    let dir = tempfile::tempdir().unwrap();
+    let us = write(
+        &dir,
+        "us.csv",
+        "customer_id,order_date\n1,12/1/2010 8:26\n2,12/13/2010 9:00\n",
+    );
+    let out = run(&["validate", "-i", &us, "--json"]);
+    assert_exit(
+        &out,
+        0,
+        &["order dates read as month/day/year (%m/%d/%Y %H:%M)"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["first_purchase"], "2010-12-01T08:26:00");
+    assert_eq!(json["last_purchase"], "2010-12-13T09:00:00");
+
+    let unclear = write(
+        &dir,
+        "unclear.csv",
+        "customer_id,order_date\n1,01/01/2011\n2,03/04/2011\n",
+    );
+    let out = run(&["validate", "-i", &unclear]);
+    assert_exit(
+        &out,
+        3,
+        &[
+            "unclear.csv, line 3, column 'order_date'",
+            "'03/04/2011' reads as month/day/year and as day/month/year",
+            "--date-format \"%m/%d/%Y\" or \"%d/%m/%Y\"",
+        ],
+    );
+    let out = run(&["validate", "-i", &unclear, "--date-format", "%d/%m/%Y"]);
+    assert_exit(&out, 0, &[]);
+}
+
+#[test]
 fn a_parquet_datetime_with_a_time_zone_gives_its_local_time() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();

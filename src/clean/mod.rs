@@ -196,6 +196,15 @@ fn position(format: Format, row: u64) -> Position {
     }
 }
 
+/// The input's value in one row, as text for a message.
+fn value_text(raw: &RawInput, canonical: &str, row: usize) -> Result<String> {
+    Ok(match raw.table.column(canonical)?.get(row)? {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        other => other.to_string(),
+    })
+}
+
 /// Refuses a column where too many values fail to parse, naming the first bad one.
 fn check_failures(
     raw: &RawInput,
@@ -213,12 +222,7 @@ fn check_failures(
         return Ok(());
     }
     let first = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
-    let value = raw.table.column(canonical)?.get(first)?;
-    let value = match value {
-        AnyValue::Null => String::new(),
-        AnyValue::String(s) => s.to_string(),
-        other => other.to_string(),
-    };
+    let value = value_text(raw, canonical, first)?;
     Err(Error::Unparseable(Box::new(Unparseable {
         location: Location {
             path: raw.path.clone(),
@@ -251,25 +255,53 @@ pub fn clean(
         date_format.as_deref(),
         time_zone.as_ref(),
     )?;
-    let formats: Vec<&str> = date_format
-        .iter()
-        .map(String::as_str)
-        .chain(parse::DATE_FORMATS)
-        .collect();
+    let date_column = columns.source_name(input::ORDER_DATE);
+    if let Some((row, [(a, format_a), (b, format_b)])) = date.dates.ambiguous {
+        return Err(Error::InputData {
+            location: Location {
+                path: raw.path.clone(),
+                position: Some(position(raw.format, row as u64)),
+                column: Some(date_column.to_string()),
+            },
+            message: format!(
+                "'{}' reads as {a} and as {b}, and every date in the column fits both; \
+                 say which with --date-format \"{format_a}\" or \"{format_b}\" (or input.date_format)",
+                value_text(&raw, input::ORDER_DATE, row)?
+            ),
+        });
+    }
+    let expected = match date.dates.detected {
+        Some((name, format)) => format!(
+            "a date as {name} ({format}), the format of this column's first values (set input.date_format or --date-format)"
+        ),
+        None => {
+            let formats: Vec<&str> = date_format
+                .iter()
+                .map(String::as_str)
+                .chain(parse::DATE_FORMATS)
+                .collect();
+            format!(
+                "a date in one of the formats {formats:?}, optionally with a UTC offset, or a common export format such as 09/12/2011 or 09.12.2011 (set input.date_format or --date-format)"
+            )
+        }
+    };
     check_failures(
         &raw,
         input::ORDER_DATE,
-        columns.source_name(input::ORDER_DATE),
+        date_column,
         &date.failed,
         options.max_unparseable_share,
-        &format!(
-            "a date in one of the formats {formats:?}, optionally with a UTC offset (set input.date_format or --date-format)"
-        ),
+        &expected,
     )?;
 
     let mut notes = Vec::new();
-    if date.zoned > 0 {
-        let n = date.zoned;
+    if let Some((name, format)) = date.dates.detected {
+        notes.push(format!(
+            "order dates read as {name} ({format}): no ISO 8601 format fits them; --date-format overrides"
+        ));
+    }
+    if date.dates.zoned > 0 {
+        let n = date.dates.zoned;
         notes.push(match &options.time_zone {
             Some(tz) => format!(
                 "{n} order dates carry a UTC offset or time zone: converted to {tz} local time"

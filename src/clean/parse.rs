@@ -14,6 +14,45 @@ pub const DATE_FORMATS: [&str; 7] = [
     "%Y-%m-%d",
 ];
 
+/// Common export formats, tried when neither the user's format nor an ISO 8601 one reads the
+/// column: (what they are called in messages, formats). Only 4-digit years.
+const EXPORT_FORMATS: [(&str, &[&str]); 6] = [
+    (
+        "day.month.year",
+        &["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y"],
+    ),
+    (
+        "year/month/day",
+        &["%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d"],
+    ),
+    (
+        "month/day/year",
+        &[
+            "%m/%d/%Y %H:%M:%S",
+            "%m/%d/%Y %H:%M",
+            "%m/%d/%Y",
+            "%m/%d/%Y %I:%M:%S %p",
+            "%m/%d/%Y %I:%M %p",
+        ],
+    ),
+    (
+        "day/month/year",
+        &["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"],
+    ),
+    (
+        "month-day-year",
+        &["%m-%d-%Y %H:%M:%S", "%m-%d-%Y %H:%M", "%m-%d-%Y"],
+    ),
+    (
+        "day-month-year",
+        &["%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y"],
+    ),
+];
+
+/// Dates before this (µs since the epoch: 1000-01-01) are not read: a two-digit year taken as
+/// `%Y` (`12/1/10` as the year 10) or a placeholder such as `0001-01-01`.
+const EARLIEST: i64 = -30_610_224_000_000_000;
+
 /// A UTC offset after a time of day at the end of the text: group 1 is the time, group 2 the offset.
 const OFFSET: &str =
     r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|z|UTC|GMT|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)$";
@@ -62,8 +101,21 @@ pub struct Parsed {
     pub values: Column,
     /// True where the input held a value that did not parse (missing values are not failures).
     pub failed: Column,
+    /// How dates were read (empty for numbers).
+    pub dates: DateReading,
+}
+
+/// What happened while reading a date column, for messages.
+#[derive(Debug, Default)]
+pub struct DateReading {
     /// Values that carried a UTC offset or a time zone (text with an offset, a zoned Parquet column).
     pub zoned: u64,
+    /// The common export format the column was read in, when no ISO 8601 or user format fitted:
+    /// its name and the format that read most values.
+    pub detected: Option<(&'static str, &'static str)>,
+    /// Day-first and month-first formats read the column equally well (every day ≤ 12): the
+    /// first row whose value they read differently, and each one's name and format.
+    pub ambiguous: Option<(usize, [(&'static str, &'static str); 2])>,
 }
 
 fn failed_mask(raw: &Column, parsed: &Column) -> PolarsResult<Column> {
@@ -117,7 +169,10 @@ fn trimmed(text: &Column) -> PolarsResult<Column> {
 }
 
 fn parse_with(text: &Column, format: &str) -> PolarsResult<Column> {
-    let date_only = !format.contains("%H");
+    // A format with a time of day in any form (24 h, 12 h, %T, %R, ...) reads datetimes.
+    let date_only = !["%H", "%I", "%k", "%l", "%T", "%R", "%X", "%r", "%c", "%s"]
+        .iter()
+        .any(|d| format.contains(d));
     let options = StrptimeOptions {
         format: Some(format.into()),
         strict: false,
@@ -136,16 +191,20 @@ fn parse_with(text: &Column, format: &str) -> PolarsResult<Column> {
     };
     let df = DataFrame::new(text.len(), vec![text.clone().with_name("v".into())])?;
     let out = df.lazy().select([expr]).collect()?;
-    Ok(out.columns()[0].clone())
+    plausible(&out.columns()[0])
 }
 
 /// Parses `order_date` into naive microsecond datetimes: the shop's local time.
 ///
 /// Text is parsed with the first format (user's first) that reads a sample of the column in full;
 /// only when some rows still fail is every format tried on them, after trimming and taking a
-/// UTC offset off the end. A value with an offset, and a Parquet column with a time zone, keeps
-/// its local time as written unless `time_zone` is given: then it is converted to that zone's
-/// local time. Values without an offset are taken as local time already.
+/// UTC offset off the end. When neither the user's format nor an ISO 8601 one reads the sample,
+/// the common export formats are tried ([`EXPORT_FORMATS`]); day-first and month-first are told
+/// apart on the whole column, and a column that reads the same both ways but means different
+/// dates is reported as ambiguous. A value with an offset, and a Parquet column with a time zone,
+/// keeps its local time as written unless `time_zone` is given: then it is converted to that
+/// zone's local time. Values without an offset are taken as local time already. Dates before the
+/// year 1000 count as unreadable.
 pub fn parse_datetime(
     raw: &Column,
     user_format: Option<&str>,
@@ -160,22 +219,25 @@ pub fn parse_datetime(
             }
             let raise = StringChunked::from_slice("ambiguous".into(), &["raise"]);
             let local = replace_time_zone(&zoned, None, &raise, NonExistent::Raise)?;
-            let values = local.into_column().cast(&target)?;
+            let values = plausible(&local.into_column().cast(&target)?)?;
             let failed = failed_mask(raw, &values)?;
-            let zoned = (raw.len() - raw.null_count()) as u64;
+            let dates = DateReading {
+                zoned: (raw.len() - raw.null_count()) as u64,
+                ..Default::default()
+            };
             return Ok(Parsed {
                 values,
                 failed,
-                zoned,
+                dates,
             });
         }
         DataType::Datetime(_, None) | DataType::Date => {
-            let values = raw.cast(&target)?;
+            let values = plausible(&raw.cast(&target)?)?;
             let failed = failed_mask(raw, &values)?;
             return Ok(Parsed {
                 values,
                 failed,
-                zoned: 0,
+                dates: DateReading::default(),
             });
         }
         _ => {}
@@ -189,28 +251,31 @@ pub fn parse_datetime(
             return Ok(Parsed {
                 values,
                 failed,
-                zoned: 0,
+                dates: DateReading::default(),
             });
         }
     }
     // Some values do not parse as they are: trim them, take offsets off, try every format.
     text = trimmed(&text)?;
     let has_offset = text.str()?.contains(OFFSET, true)?;
-    let zoned = u64::from(has_offset.sum().unwrap_or(0));
+    let mut dates = DateReading {
+        zoned: u64::from(has_offset.sum().unwrap_or(0)),
+        ..Default::default()
+    };
     let mut offsets = None;
-    if zoned > 0 {
+    if dates.zoned > 0 {
         let pattern = StringChunked::from_slice("pattern".into(), &[OFFSET]);
         offsets = Some(text.str()?.extract(&pattern, 2)?);
         text = text.str()?.replace(OFFSET, "$1")?.into_column();
     }
-    let best = best_format(&text, &formats)?.unwrap_or(formats[0]);
-    let mut values = parse_with(&text, best)?;
-    if failed_mask(&text, &values)?.bool()?.any() {
-        for format in formats.iter().filter(|f| **f != best) {
-            let more = parse_with(&text, format)?;
-            values = values.zip_with(&values.is_not_null(), &more)?;
-        }
+    let mut values = None;
+    if user_format.is_none() && best_format(&text, &formats)?.is_none() {
+        values = detect_export_format(&text, &mut dates)?;
     }
+    let mut values = match values {
+        Some(values) => values,
+        None => parse_family(&text, &formats)?.0,
+    };
     if let (Some(offsets), Some(tz)) = (offsets, time_zone) {
         values = to_zone(&values, &offsets, tz)?;
     }
@@ -218,7 +283,7 @@ pub fn parse_datetime(
     Ok(Parsed {
         values,
         failed,
-        zoned,
+        dates,
     })
 }
 
@@ -231,6 +296,73 @@ fn best_format<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<Option<&'
         }
     }
     Ok(None)
+}
+
+/// Parses text with the format that reads a sample in full (or the first), then the others on
+/// what failed. Returns the values and that format.
+fn parse_family<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(Column, &'a str)> {
+    let best = best_format(text, formats)?.unwrap_or(formats[0]);
+    let mut values = parse_with(text, best)?;
+    if failed_mask(text, &values)?.bool()?.any() {
+        for format in formats.iter().filter(|f| **f != best) {
+            let more = parse_with(text, format)?;
+            values = values.zip_with(&values.is_not_null(), &more)?;
+        }
+    }
+    Ok((values, best))
+}
+
+/// Reads the column in the common export format family that fits it; `None` if none reads a
+/// sample in full (its formats together). When several do (day-first and month-first), the one that reads most of the
+/// whole column wins; a tie between two that mean different dates is recorded in `dates` as
+/// ambiguous (the values returned are then the first family's, and must not be used).
+fn detect_export_format(text: &Column, dates: &mut DateReading) -> PolarsResult<Option<Column>> {
+    let sample = text.drop_nulls().head(Some(1000));
+    let mut fits = Vec::new();
+    for (name, family) in EXPORT_FORMATS {
+        if parse_family(&sample, family)?.0.null_count() == 0 {
+            let (values, format) = parse_family(text, family)?;
+            let read = values.len() - values.null_count();
+            fits.push((read, name, format, values));
+        }
+    }
+    // Most values read first; among equals, the order of EXPORT_FORMATS (a stable sort).
+    fits.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let mut fits = fits.into_iter();
+    let Some((read, name, format, values)) = fits.next() else {
+        return Ok(None);
+    };
+    if let Some((other_read, other_name, other_format, other)) = fits.next()
+        && other_read == read
+    {
+        let differs = values.not_equal_missing(&other)?;
+        if let Some(row) = differs.iter().position(|d| d == Some(true)) {
+            dates.ambiguous = Some((row, [(name, format), (other_name, other_format)]));
+        }
+    }
+    dates.detected = Some((name, format));
+    Ok(Some(values))
+}
+
+/// Dates before the year 1000 become missing values (so they count as unparseable).
+fn plausible(values: &Column) -> PolarsResult<Column> {
+    let ca = values.datetime()?;
+    if !ca
+        .physical()
+        .iter()
+        .any(|v| v.is_some_and(|v| v < EARLIEST))
+    {
+        return Ok(values.clone());
+    }
+    let kept: Int64Chunked = ca
+        .physical()
+        .iter()
+        .map(|v| v.filter(|v| *v >= EARLIEST))
+        .collect();
+    Ok(kept
+        .with_name(values.name().clone())
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_column())
 }
 
 /// Local times written with an offset, converted to the local time of `tz`; values without an
@@ -273,7 +405,7 @@ pub fn parse_number(raw: &Column) -> PolarsResult<Parsed> {
     Ok(Parsed {
         values: finite,
         failed,
-        zoned: 0,
+        dates: DateReading::default(),
     })
 }
 
@@ -295,7 +427,10 @@ mod tests {
             None,
         ]);
         let parsed = parse_datetime(&raw, None, None).unwrap();
-        assert_eq!(parsed.zoned, 0, "a date alone is not a time with an offset");
+        assert_eq!(
+            parsed.dates.zoned, 0,
+            "a date alone is not a time with an offset"
+        );
         let values = parsed.values.datetime().unwrap();
         let noon = 1_323_435_000_000_000i64; // 2011-12-09T12:50:00 in µs since the epoch
         assert_eq!(values.phys.get(0), Some(noon));
@@ -352,7 +487,7 @@ mod tests {
             Some("2011-12-09T12:50:00+99:00"),
         ]);
         let parsed = parse_datetime(&raw, None, None).unwrap();
-        assert_eq!(parsed.zoned, 6, "the offset +99:00 is not one");
+        assert_eq!(parsed.dates.zoned, 6, "the offset +99:00 is not one");
         let mut expected = vec![Some(NOON); 7];
         expected[3] = Some(NOON + 500_000);
         expected.push(None);
@@ -369,7 +504,7 @@ mod tests {
             Some("2011-12-09T12:50:00"),       // no offset: already local
         ]);
         let parsed = parse_datetime(&raw, None, Some(&berlin())).unwrap();
-        assert_eq!(parsed.zoned, 3);
+        assert_eq!(parsed.dates.zoned, 3);
         assert_eq!(
             micros(&parsed),
             vec![
@@ -388,7 +523,7 @@ mod tests {
         assert!(format_without_offset("%z %d/%m/%Y").is_err());
         let raw = text(&[Some("09/12/2011 12:50 +0100")]);
         let parsed = parse_datetime(&raw, Some(&format), None).unwrap();
-        assert_eq!((micros(&parsed), parsed.zoned), (vec![Some(NOON)], 1));
+        assert_eq!((micros(&parsed), parsed.dates.zoned), (vec![Some(NOON)], 1));
     }
 
     #[test]
@@ -411,9 +546,76 @@ mod tests {
             .into_datetime(TimeUnit::Microseconds, new_york)
             .into_column();
         let own = parse_datetime(&raw, None, None).unwrap();
-        assert_eq!((micros(&own), own.zoned), (vec![Some(NOON)], 1));
+        assert_eq!((micros(&own), own.dates.zoned), (vec![Some(NOON)], 1));
         let converted = parse_datetime(&raw, None, Some(&berlin())).unwrap();
         assert_eq!(micros(&converted), vec![Some(1_323_456_600_000_000)]); // 18:50
+    }
+
+    #[test]
+    fn month_first_export_dates_are_told_from_day_first_by_the_whole_column() {
+        // Only the second value has a day above 12, and it is in the second place.
+        let raw = text(&[
+            Some("12/1/2010 8:26"),
+            Some("12/13/2010 9:00"),
+            Some("1/2/2011 10:00"),
+        ]);
+        let parsed = parse_datetime(&raw, None, None).unwrap();
+        assert_eq!(
+            parsed.dates.detected,
+            Some(("month/day/year", "%m/%d/%Y %H:%M"))
+        );
+        assert_eq!(parsed.dates.ambiguous, None);
+        assert_eq!(
+            micros(&parsed),
+            vec![
+                Some(1_291_191_960_000_000), // 2010-12-01T08:26
+                Some(1_292_230_800_000_000), // 2010-12-13T09:00
+                Some(1_293_962_400_000_000), // 2011-01-02T10:00
+            ]
+        );
+    }
+
+    #[test]
+    fn day_first_dot_and_am_pm_export_dates_parse() {
+        let day_first = text(&[Some("13/12/2010 09:00"), Some("01/12/2010")]);
+        let parsed = parse_datetime(&day_first, None, None).unwrap();
+        assert_eq!(parsed.dates.detected.unwrap().0, "day/month/year");
+        assert_eq!(
+            micros(&parsed),
+            vec![Some(1_292_230_800_000_000), Some(1_291_161_600_000_000)]
+        );
+        let dot = parse_datetime(&text(&[Some("09.12.2011 12:50")]), None, None).unwrap();
+        assert_eq!(micros(&dot), vec![Some(NOON)]);
+        let pm = parse_datetime(&text(&[Some("12/9/2011 12:50 PM")]), None, None).unwrap();
+        assert_eq!(micros(&pm), vec![Some(NOON)]);
+    }
+
+    #[test]
+    fn a_column_that_reads_both_ways_is_ambiguous_unless_the_dates_agree() {
+        let raw = text(&[Some("01/01/2011"), Some("03/04/2011"), Some("02/05/2011")]);
+        let parsed = parse_datetime(&raw, None, None).unwrap();
+        assert_eq!(
+            parsed.dates.ambiguous,
+            Some((
+                1,
+                [
+                    ("month/day/year", "%m/%d/%Y"),
+                    ("day/month/year", "%d/%m/%Y")
+                ]
+            ))
+        );
+        let same = text(&[Some("01/01/2011"), Some("02/02/2011")]);
+        let parsed = parse_datetime(&same, None, None).unwrap();
+        assert_eq!(parsed.dates.ambiguous, None);
+        assert_eq!(parsed.failed.bool().unwrap().sum(), Some(0));
+    }
+
+    #[test]
+    fn two_digit_years_and_placeholder_dates_are_not_read() {
+        let raw = text(&[Some("12/9/11"), Some("0001-01-01"), Some("2011-12-09")]);
+        let parsed = parse_datetime(&raw, None, None).unwrap();
+        let failed: Vec<_> = parsed.failed.bool().unwrap().iter().collect();
+        assert_eq!(failed, vec![Some(true), Some(true), Some(false)]);
     }
 
     #[test]
