@@ -29,6 +29,15 @@ pub enum Position {
     Row(u64),
 }
 
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Line(line) => write!(f, "line {line}"),
+            Position::Row(row) => write!(f, "row {row}"),
+        }
+    }
+}
+
 /// Where in an input file a problem sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

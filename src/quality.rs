@@ -98,11 +98,15 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
     let a = &tx.accounting;
     let columns_missing: Vec<&'static str> =
         input::ALL.into_iter().filter(|c| !tx.has(c)).collect();
-    let default_as_of = if customers > 0 {
-        Some(features::default_as_of(tx)?.to_string())
+    let end = if customers > 0 {
+        Some(features::data_end(tx)?)
     } else {
         None
     };
+    let default_as_of = end
+        .as_ref()
+        .filter(|e| !e.isolated())
+        .map(|e| (e.last_day + chrono::Duration::days(1)).to_string());
     let mut report = QualityReport {
         input: tx.source.display().to_string(),
         format: tx.format,
@@ -127,6 +131,16 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         warnings: Vec::new(),
     };
     report.warnings = warnings(tx, &report);
+    if let Some(end) = end.filter(features::DataEnd::isolated) {
+        report.warnings.insert(
+            0,
+            format!(
+                "{}: a mistyped date? Commands refuse the default as-of date ({}) for this input; fix the date or pass --as-of",
+                end.describe(Some(tx)),
+                end.last_day + chrono::Duration::days(1)
+            ),
+        );
+    }
     Ok(report)
 }
 

@@ -114,7 +114,15 @@ pub fn as_of_or_default(
     tx: &crate::clean::Transactions,
 ) -> Result<NaiveDate> {
     match given {
-        Some(d) => Ok(d),
+        Some(d) => {
+            let later = crate::features::lines_from(tx, d)?;
+            if later > 0 {
+                crate::commands::progress(format!(
+                    "note: {later} purchase lines are dated on or after the as-of date {d}; they are not used"
+                ));
+            }
+            Ok(d)
+        }
         None => crate::features::default_as_of(tx),
     }
 }

@@ -270,6 +270,46 @@ fn export_dates_are_read_day_or_month_first_as_the_column_shows_or_refused_as_am
 }
 
 #[test]
+fn a_last_purchase_far_after_all_others_refuses_the_default_as_of_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        &dir,
+        "typo.csv",
+        "customer_id,order_date\n1,2011-01-01\n2,2011-01-02\n3,2013-01-02\n",
+    );
+    let out_file = dir.path().join("f.csv");
+    let out_file = out_file.to_str().unwrap();
+    let out = run(&["features", "-i", &input, "-o", out_file]);
+    assert_exit(
+        &out,
+        3,
+        &[
+            "typo.csv, line 4",
+            "the last purchase, on 2013-01-02, is 731 days after 99.9 % of all purchases",
+            "--as-of",
+        ],
+    );
+    // A chosen date is taken as it is; the later line is reported as unused.
+    let out = run(&[
+        "features",
+        "-i",
+        &input,
+        "-o",
+        out_file,
+        "--as-of",
+        "2011-02-01",
+    ]);
+    assert_exit(
+        &out,
+        4,
+        &["1 purchase lines are dated on or after the as-of date 2011-02-01"],
+    );
+    let out = run(&["validate", "-i", &input]);
+    assert_exit(&out, 0, &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a mistyped date?"));
+}
+
+#[test]
 fn a_parquet_datetime_with_a_time_zone_gives_its_local_time() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();

@@ -189,7 +189,7 @@ const PRICE_FAILED: &str = "__price_failed";
 const NON_PRODUCT: &str = "__non_product";
 const DUPLICATE: &str = "__duplicate";
 
-fn position(format: Format, row: u64) -> Position {
+pub(crate) fn position(format: Format, row: u64) -> Position {
     match format {
         Format::Csv => Position::Line(row + 2),
         Format::Parquet => Position::Row(row + 1),

@@ -59,17 +59,71 @@ pub(crate) fn activity(kind: Expr) -> Expr {
         .or(kind.eq(lit(LineKind::NonProduct.code())))
 }
 
-/// The day after the last valid purchase in the input: the default as-of date (never the clock).
-pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
-    let last = tx
+/// A last purchase more than this many days after 99.9 % of all purchase lines is taken for a
+/// mistyped date: the default as-of date refuses it.
+pub const ISOLATED_DAYS: i64 = 90;
+
+/// Where the purchase history ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataEnd {
+    /// The last day with a valid purchase.
+    pub last_day: NaiveDate,
+    /// The day by which 99.9 % of valid purchase lines had happened.
+    pub bulk_end: NaiveDate,
+    /// Input row (0-based) of a line on the last day.
+    pub last_row: u64,
+}
+
+impl DataEnd {
+    /// True when the last purchase lies far after nearly all others (a likely typo).
+    pub fn isolated(&self) -> bool {
+        (self.last_day - self.bulk_end).num_days() > ISOLATED_DAYS
+    }
+
+    /// How the isolated tail is described to the user; `tx` adds where the line is.
+    pub fn describe(&self, tx: Option<&Transactions>) -> String {
+        let at = tx.map_or(String::new(), |tx| {
+            format!(" ({})", crate::clean::position(tx.format, self.last_row))
+        });
+        format!(
+            "the last purchase, on {}{at}, is {} days after 99.9 % of all purchases had happened (by {})",
+            self.last_day,
+            (self.last_day - self.bulk_end).num_days(),
+            self.bulk_end
+        )
+    }
+}
+
+/// The end of the purchase history; [`Error::InsufficientData`] if there is no valid purchase.
+pub fn data_end(tx: &Transactions) -> Result<DataEnd> {
+    let end = tx
         .lines
         .clone()
         .lazy()
         .filter(activity(col(line::KIND)))
-        .select([day().max()])
+        .select([
+            day().max().alias("last"),
+            day()
+                .quantile(lit(0.999), QuantileMethod::Lower)
+                .cast(DataType::Int32)
+                .alias("bulk"),
+            col(line::ROW)
+                .filter(day().eq(day().max()))
+                .first()
+                .cast(DataType::UInt64)
+                .alias("row"),
+        ])
         .collect()?;
-    match last.columns()[0].get(0)? {
-        AnyValue::Int32(d) => Ok(from_epoch_days(d + 1)),
+    let get = |name: &str| {
+        end.column(name)
+            .and_then(|c| c.get(0).map(|v| v.into_static()))
+    };
+    match (get("last")?, get("bulk")?, get("row")?) {
+        (AnyValue::Int32(last), AnyValue::Int32(bulk), AnyValue::UInt64(row)) => Ok(DataEnd {
+            last_day: from_epoch_days(last),
+            bulk_end: from_epoch_days(bulk),
+            last_row: row,
+        }),
         _ => Err(Error::InsufficientData(format!(
             "{} has no valid purchase (rows read: {}, kept: {})",
             tx.source.display(),
@@ -77,6 +131,40 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
             tx.accounting.rows_kept
         ))),
     }
+}
+
+/// The day after the last valid purchase in the input: the default as-of date (never the clock).
+/// Refused (exit 3) when that purchase lies far after nearly all others ([`DataEnd::isolated`]):
+/// one mistyped year would otherwise make every customer look lapsed.
+pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
+    let end = data_end(tx)?;
+    if end.isolated() {
+        return Err(Error::InputData {
+            location: crate::error::Location {
+                path: tx.source.clone(),
+                position: Some(crate::clean::position(tx.format, end.last_row)),
+                column: None,
+            },
+            message: format!(
+                "{}: a mistyped date would make every customer look lapsed at the default as-of date {}. Fix the date, or choose the date with --as-of",
+                end.describe(None),
+                end.last_day + chrono::Duration::days(1)
+            ),
+        });
+    }
+    Ok(end.last_day + chrono::Duration::days(1))
+}
+
+/// Valid purchase lines dated on or after `as_of`: features at `as_of` do not see them.
+pub fn lines_from(tx: &Transactions, as_of: NaiveDate) -> Result<u64> {
+    let n = tx
+        .lines
+        .clone()
+        .lazy()
+        .filter(activity(col(line::KIND)).and(day().gt_eq(lit(epoch_days(as_of)))))
+        .select([len()])
+        .collect()?;
+    Ok(n.columns()[0].get(0)?.extract::<u64>().unwrap_or(0))
 }
 
 /// Builds the feature table at `as_of` and refuses too little data with [`Error::InsufficientData`].

@@ -57,7 +57,17 @@ pub fn backtest(
     input: InputFingerprint,
 ) -> Result<BacktestReport> {
     let mut warnings = Vec::new();
-    let last_day = features::default_as_of(tx)? - Duration::days(1);
+    let end = features::data_end(tx)?;
+    let last_day = if end.isolated() {
+        warnings.push(format!(
+            "{}: a mistyped date? The data is taken to end on {}",
+            end.describe(Some(tx)),
+            end.bulk_end
+        ));
+        end.bulk_end
+    } else {
+        end.last_day
+    };
     let window_end = cutoff + Duration::days(i64::from(horizon_days));
     if last_day < window_end - Duration::days(1) {
         warnings.push(format!(
