@@ -405,3 +405,32 @@ fn a_line_with_too_many_fields_is_named_by_its_line() {
     );
     assert!(!stderr(&out).contains("truncate_ragged_lines"));
 }
+
+#[test]
+fn a_line_cut_short_is_named_by_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // The record on line 5 lacks its quantity and price (a quoted line break comes before it).
+    let path = write(
+        &dir,
+        "short.csv",
+        "customer_id,order_date,quantity,unit_price\n1,2024-01-01,1,2\n\"x\ny\",2024-01-02,1,2\n2,2024-01-02\n3,2024-01-03,1,2\n",
+    );
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &[
+            "short.csv, line 5",
+            "2 fields, but the header has 4",
+            "cut short",
+        ],
+    );
+    // A blank line is read as a row of missing values.
+    let path = write(
+        &dir,
+        "blank.csv",
+        "customer_id,order_date,quantity,unit_price\n1,2024-01-01,1,2\n\n3,2024-01-03,1,2\n",
+    );
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(&out, 3, &["blank.csv, line 3", "the line is blank"]);
+}

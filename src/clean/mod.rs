@@ -223,6 +223,27 @@ fn check_failures(
     }
     let first = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
     let value = value_text(raw, canonical, first)?;
+    if value.is_empty()
+        && raw.format == Format::Csv
+        && let Some(odd) = crate::io::read::first_short_line(&raw.path, raw.separator)
+        && odd.row == first as u64
+    {
+        return Err(Error::InputData {
+            location: Location {
+                path: raw.path.clone(),
+                position: Some(Position::Line(odd.line)),
+                column: None,
+            },
+            message: if odd.fields == 0 {
+                format!("the line is blank, so '{user_name}' has no value")
+            } else {
+                format!(
+                    "{} fields, but the header has {} (separator '{}'): the line is cut short, so '{user_name}' has no value",
+                    odd.fields, odd.header, raw.separator as char
+                )
+            },
+        });
+    }
     Err(Error::Unparseable(Box::new(Unparseable {
         location: Location {
             path: raw.path.clone(),

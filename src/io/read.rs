@@ -31,6 +31,8 @@ pub struct RawInput {
     pub present: Vec<&'static str>,
     /// Canonical columns that exist in the file but are empty in every row (treated as missing).
     pub empty: Vec<&'static str>,
+    /// The CSV field separator (unused for Parquet).
+    pub separator: u8,
     pub table: DataFrame,
 }
 
@@ -115,12 +117,38 @@ fn open_text(path: &Path) -> std::io::Result<Box<dyn Read>> {
     })
 }
 
-/// The first record with more fields than the header: (1-based line where it starts, its fields,
-/// the header's fields). Quotes are honoured (RFC 4180), so quoted separators and line breaks do
-/// not count. `None` if there is none or the file cannot be read again.
-pub fn first_ragged_line(path: &Path, separator: u8) -> Option<(u64, usize, usize)> {
+/// A record whose number of fields differs from the header's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OddRecord {
+    /// 1-based line of the file where the record starts.
+    pub line: u64,
+    /// 0-based data record (row) number, header excluded.
+    pub row: u64,
+    /// Its fields (0 for a blank line) and the header's.
+    pub fields: usize,
+    pub header: usize,
+}
+
+/// The first record with more fields than the header. Quotes are honoured (RFC 4180), so quoted
+/// separators and line breaks do not count. `None` if there is none or the file cannot be read
+/// again.
+pub fn first_ragged_line(path: &Path, separator: u8) -> Option<OddRecord> {
+    first_record_where(path, separator, |fields, header| fields > header)
+}
+
+/// The first record with fewer fields than the header, as [`first_ragged_line`] finds it; a
+/// blank line (which polars reads as a row of missing values) has 0 fields.
+pub fn first_short_line(path: &Path, separator: u8) -> Option<OddRecord> {
+    first_record_where(path, separator, |fields, header| fields < header)
+}
+
+fn first_record_where(
+    path: &Path,
+    separator: u8,
+    wrong: impl Fn(usize, usize) -> bool,
+) -> Option<OddRecord> {
     let reader = std::io::BufReader::with_capacity(1 << 16, open_text(path).ok()?);
-    let (mut line, mut record_line, mut fields) = (1u64, 1u64, 1usize);
+    let (mut line, mut record_line, mut fields, mut row) = (1u64, 1u64, 1usize, 0u64);
     let (mut quoted, mut header, mut at_start) = (false, None::<usize>, true);
     for byte in reader.bytes() {
         let b = byte.ok()?;
@@ -135,10 +163,18 @@ pub fn first_ragged_line(path: &Path, separator: u8) -> Option<(u64, usize, usiz
         match b {
             b'"' => quoted = true,
             b'\n' => {
+                let found = if at_start { 0 } else { fields };
                 match header {
                     None => header = Some(fields),
-                    Some(h) if fields > h && !at_start => return Some((record_line, fields, h)),
-                    _ => {}
+                    Some(h) if wrong(found, h) => {
+                        return Some(OddRecord {
+                            line: record_line,
+                            row,
+                            fields: found,
+                            header: h,
+                        });
+                    }
+                    Some(_) => row += 1,
                 }
                 line += 1;
                 record_line = line;
@@ -153,7 +189,12 @@ pub fn first_ragged_line(path: &Path, separator: u8) -> Option<(u64, usize, usiz
         at_start = false;
     }
     match header {
-        Some(h) if fields > h && !at_start => Some((record_line, fields, h)),
+        Some(h) if wrong(fields, h) && !at_start => Some(OddRecord {
+            line: record_line,
+            row,
+            fields,
+            header: h,
+        }),
         _ => None,
     }
 }
@@ -212,16 +253,16 @@ pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
     let table = frame.select(selected).collect().map_err(|e| {
         let ragged = format == Format::Csv && e.to_string().contains("more fields than");
         match ragged.then(|| first_ragged_line(path, separator)).flatten() {
-            Some((line, fields, header)) => Error::InputData {
+            Some(odd) => Error::InputData {
                 location: crate::error::Location {
                     path: path.into(),
-                    position: Some(crate::error::Position::Line(line)),
+                    position: Some(crate::error::Position::Line(odd.line)),
                     column: None,
                 },
                 message: format!(
-                    "{fields} fields, but the header has {header} (separator '{}'); \
+                    "{} fields, but the header has {} (separator '{}'); \
                      a separator inside a value needs quotes around the value",
-                    separator as char
+                    odd.fields, odd.header, separator as char
                 ),
             },
             None => read_error(path, format, e),
@@ -247,6 +288,7 @@ pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
         format,
         present,
         empty,
+        separator,
         table,
     })
 }
