@@ -71,7 +71,7 @@ pub fn format_without_offset(format: &str) -> std::result::Result<String, String
         .map_or(trimmed, str::trim_end);
     if OFFSET_DIRECTIVES.iter().any(|d| stripped.contains(d)) || stripped.contains("%+") {
         return Err(format!(
-            "input.date_format '{format}': a UTC offset (%z) may only end the format"
+            "input.date_format (--date-format) '{format}': a UTC offset (%z) may only end the format"
         ));
     }
     Ok(stripped.to_string())
