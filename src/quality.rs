@@ -131,6 +131,11 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         warnings: Vec::new(),
     };
     report.warnings = warnings(tx, &report);
+    if customers > 0
+        && let Some(start) = isolated_start(tx)?
+    {
+        report.warnings.insert(0, start);
+    }
     if let Some(end) = end.filter(features::DataEnd::isolated) {
         report.warnings.insert(
             0,
@@ -142,6 +147,49 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         );
     }
     Ok(report)
+}
+
+/// A first purchase far before 99.9 % of all purchase lines (a mistyped year, the mirror of
+/// [`features::DataEnd::isolated`]): only a warning, since it lengthens one customer's history and
+/// the data's span but moves no date the pipeline works at.
+fn isolated_start(tx: &Transactions) -> Result<Option<String>> {
+    let start = tx
+        .lines
+        .clone()
+        .lazy()
+        .filter(features::activity(col(line::KIND)))
+        .select([
+            features::day().min().alias("first"),
+            features::day()
+                .quantile(lit(0.001), QuantileMethod::Higher)
+                .cast(DataType::Int32)
+                .alias("bulk"),
+            col(line::ROW)
+                .filter(features::day().eq(features::day().min()))
+                .first()
+                .cast(DataType::UInt64)
+                .alias("row"),
+        ])
+        .collect()?;
+    let get = |name: &str| {
+        start
+            .column(name)
+            .and_then(|c| c.get(0).map(|v| v.into_static()))
+    };
+    let (AnyValue::Int32(first), AnyValue::Int32(bulk), AnyValue::UInt64(row)) =
+        (get("first")?, get("bulk")?, get("row")?)
+    else {
+        return Ok(None);
+    };
+    let gap = i64::from(bulk - first);
+    Ok((gap > features::ISOLATED_DAYS).then(|| {
+        format!(
+            "the first purchase, on {} ({}), is {gap} days before 99.9 % of all purchases (from {}): a mistyped date? It lengthens that customer's history",
+            features::from_epoch_days(first),
+            crate::clean::position(tx.format, row),
+            features::from_epoch_days(bulk)
+        )
+    }))
 }
 
 fn warnings(tx: &Transactions, r: &QualityReport) -> Vec<String> {

@@ -307,6 +307,18 @@ fn a_last_purchase_far_after_all_others_refuses_the_default_as_of_date() {
     let out = run(&["validate", "-i", &input]);
     assert_exit(&out, 0, &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("a mistyped date?"));
+    // The mirror image only warns: 2001-01-01 to 2011-01-02 is 10 years and 3 days (2004, 2008).
+    let early = write(
+        &dir,
+        "early.csv",
+        "customer_id,order_date\n1,2001-01-01\n2,2011-01-02\n3,2011-01-03\n",
+    );
+    let out = run(&["validate", "-i", &early]);
+    assert_exit(&out, 0, &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("the first purchase, on 2001-01-01 (line 2), is 3653 days before")
+    );
 }
 
 #[test]
