@@ -298,10 +298,13 @@ fn best_format<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<Option<&'
     Ok(None)
 }
 
-/// Parses text with the format that reads a sample in full (or the first), then the others on
-/// what failed. Returns the values and that format.
+/// Parses text with the format that reads a sample in full (or, failing that, most of it), then
+/// the others on what failed. Returns the values and that format.
 fn parse_family<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(Column, &'a str)> {
-    let best = best_format(text, formats)?.unwrap_or(formats[0]);
+    let best = match best_format(text, formats)? {
+        Some(format) => format,
+        None => most_read(text, formats)?,
+    };
     let mut values = parse_with(text, best)?;
     if failed_mask(text, &values)?.bool()?.any() {
         for format in formats.iter().filter(|f| **f != best) {
@@ -312,15 +315,29 @@ fn parse_family<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(Column,
     Ok((values, best))
 }
 
-/// Reads the column in the common export format family that fits it; `None` if none reads a
-/// sample in full (its formats together). When several do (day-first and month-first), the one that reads most of the
+/// The format that reads most of a sample of the column (the first of equals).
+fn most_read<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<&'a str> {
+    let sample = text.drop_nulls().head(Some(1000));
+    let mut best = (formats[0], usize::MAX);
+    for format in formats {
+        let failed = parse_with(&sample, format)?.null_count();
+        if failed < best.1 {
+            best = (format, failed);
+        }
+    }
+    Ok(best.0)
+}
+
+/// Reads the column in the common export format family that fits it; `None` if none reads 99 %
+/// of a sample (its formats together). When several do (day-first and month-first), the one that reads most of the
 /// whole column wins; a tie between two that mean different dates is recorded in `dates` as
 /// ambiguous (the values returned are then the first family's, and must not be used).
 fn detect_export_format(text: &Column, dates: &mut DateReading) -> PolarsResult<Option<Column>> {
     let sample = text.drop_nulls().head(Some(1000));
     let mut fits = Vec::new();
     for (name, family) in EXPORT_FORMATS {
-        if parse_family(&sample, family)?.0.null_count() == 0 {
+        // A stray bad value (`N/A`) in the sample must not hide the format of all the others.
+        if parse_family(&sample, family)?.0.null_count() * 100 <= sample.len() {
             let (values, format) = parse_family(text, family)?;
             let read = values.len() - values.null_count();
             fits.push((read, name, format, values));
@@ -573,6 +590,24 @@ mod tests {
                 Some(1_293_962_400_000_000), // 2011-01-02T10:00
             ]
         );
+    }
+
+    #[test]
+    fn a_stray_bad_value_does_not_hide_the_export_format() {
+        let raw = text(&[Some("12/1/2010 8:26"), Some("N/A"), Some("12/13/2010 9:00")]);
+        // Below 1 % of the sample in real files; here one in three would be too many.
+        assert_eq!(
+            parse_datetime(&raw, None, None).unwrap().dates.detected,
+            None
+        );
+        let mut many: Vec<Option<&str>> = vec![Some("12/13/2010 9:00"); 150];
+        many[7] = Some("N/A");
+        let parsed = parse_datetime(&text(&many), None, None).unwrap();
+        assert_eq!(
+            parsed.dates.detected,
+            Some(("month/day/year", "%m/%d/%Y %H:%M"))
+        );
+        assert_eq!(parsed.failed.bool().unwrap().sum(), Some(1));
     }
 
     #[test]
