@@ -74,6 +74,9 @@ pub struct SettingsArgs {
     /// IANA time zone (e.g. Europe/Berlin) to convert order dates with a UTC offset to; without it their local time as written is kept.
     #[arg(long, value_name = "ZONE")]
     pub time_zone: Option<String>,
+    /// Numbers are written with a decimal comma (2,50 or 1.234,50), as in German exports.
+    #[arg(long)]
+    pub decimal_comma: bool,
     /// Share of rows (0-1) with unparseable values in one column above which reading fails [default: 0.01].
     #[arg(long, value_name = "SHARE")]
     pub max_unparseable_share: Option<f64>,

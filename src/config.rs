@@ -88,6 +88,9 @@ pub struct InputOptions {
     /// An IANA time zone (`Europe/Berlin`): order dates written with a UTC offset, and zoned
     /// Parquet columns, are converted to its local time. Unset: their local time as written is kept.
     pub time_zone: Option<String>,
+    /// Numbers are written with a decimal comma (`2,50`, `1.234,50`), as German and other European
+    /// exports do. A number with a decimal point then counts as unparseable.
+    pub decimal_comma: bool,
     /// Above this share of rows with an unparseable value in one column, reading stops with an
     /// error instead of rejecting the rows: a wrong date format or mapping must not pass silently.
     pub max_unparseable_share: f64,
@@ -120,6 +123,7 @@ impl Default for InputOptions {
             separator: ",".into(),
             date_format: None,
             time_zone: None,
+            decimal_comma: false,
             max_unparseable_share: 0.01,
         }
     }

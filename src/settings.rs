@@ -22,6 +22,7 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
         separator,
         date_format,
         time_zone,
+        decimal_comma,
         max_unparseable_share,
         cancellation_prefix,
         non_product_codes,
@@ -55,6 +56,9 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
     }
     if time_zone.is_some() {
         c.input.time_zone.clone_from(time_zone);
+    }
+    if *decimal_comma {
+        c.input.decimal_comma = true;
     }
     if let Some(v) = max_unparseable_share {
         c.input.max_unparseable_share = *v;

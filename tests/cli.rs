@@ -322,6 +322,50 @@ fn a_last_purchase_far_after_all_others_refuses_the_default_as_of_date() {
 }
 
 #[test]
+fn a_german_export_reads_with_decimal_comma_and_the_error_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        &dir,
+        "de.csv",
+        "customer_id;order_date;quantity;unit_price\n1;01.02.2011 10:00;1;2,50\n2;03.02.2011;2;1.234,50\n",
+    );
+    let out = run(&["validate", "-i", &input, "--separator", ";"]);
+    assert_exit(
+        &out,
+        3,
+        &[
+            "de.csv, line 2, column 'unit_price': cannot parse value '2,50'",
+            "pass --decimal-comma",
+        ],
+    );
+    let features = dir.path().join("f.csv");
+    let features = features.to_str().unwrap();
+    let args = [
+        "features",
+        "-i",
+        &input,
+        "--separator",
+        ";",
+        "--decimal-comma",
+        "--min-customers",
+        "1",
+        "--min-history-days",
+        "0",
+        "-o",
+        features,
+    ];
+    assert_exit(&run(&args), 0, &["order dates read as day.month.year"]);
+    let table = std::fs::read_to_string(features).unwrap();
+    // Monetary value: 1 × 2.50, and 2 × 1,234.50.
+    let monetary: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(5).unwrap())
+        .collect();
+    assert_eq!(monetary, ["2.5", "2469"]);
+}
+
+#[test]
 fn a_parquet_datetime_with_a_time_zone_gives_its_local_time() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();

@@ -201,6 +201,7 @@ fn value_text(raw: &RawInput, canonical: &str, row: usize) -> Result<String> {
     Ok(match raw.table.column(canonical)?.get(row)? {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
         other => other.to_string(),
     })
 }
@@ -341,14 +342,27 @@ pub fn clean(
         (input::UNIT_PRICE, PRICE_FAILED),
     ] {
         if has(canonical) {
-            let parsed = parse::parse_number(table.column(canonical)?)?;
+            let parsed = parse::parse_number(table.column(canonical)?, options.decimal_comma)?;
+            let first_bad = parsed.failed.bool()?.iter().position(|v| v == Some(true));
+            let bad = first_bad
+                .map(|row| value_text(&raw, canonical, row))
+                .transpose()?;
+            let expected = match bad {
+                Some(v) if !options.decimal_comma && v.contains(',') && parse::decimal_comma_number(&v).is_some() => {
+                    "a number such as 12 or 2.55; values like this one use a decimal comma: pass --decimal-comma (input.decimal_comma = true)".to_string()
+                }
+                _ if options.decimal_comma => {
+                    "a number with a decimal comma such as 12 or 2,55 (--decimal-comma is set)".to_string()
+                }
+                _ => "a number such as 12 or 2.55".to_string(),
+            };
             check_failures(
                 &raw,
                 canonical,
                 columns.source_name(canonical),
                 &parsed.failed,
                 options.max_unparseable_share,
-                "a number such as 12 or 2.55",
+                &expected,
             )?;
             work.push(parsed.values.with_name(canonical.into()));
             work.push(parsed.failed.with_name(flag.into()));

@@ -400,11 +400,50 @@ fn to_zone(values: &Column, offsets: &StringChunked, tz: &TimeZone) -> PolarsRes
     converted.zip_with(has_offset.bool()?, values)
 }
 
+/// `1.234,50` → `1234.50`, `-2,5` → `-2.5`, `12` → `12`: a number written with a decimal comma,
+/// optionally with dots between groups of three digits. `None` for anything else (`2.5` included,
+/// so that a file mixing both conventions fails loudly instead of reading 2.5 as 25).
+pub fn decimal_comma_number(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (sign, body) = match s.strip_prefix('-') {
+        Some(body) => ("-", body),
+        None => ("", s),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let (int, frac) = match body.split_once(',') {
+        Some((int, frac)) if digits(frac) => (int, Some(frac)),
+        Some(_) => return None,
+        None => (body, None),
+    };
+    let mut groups = int.split('.');
+    let first = groups.next()?;
+    let rest: Vec<&str> = groups.collect();
+    let grouped =
+        rest.is_empty() || ((1..=3).contains(&first.len()) && rest.iter().all(|g| g.len() == 3));
+    if !grouped || !digits(first) || !rest.iter().all(|g| digits(g)) {
+        return None;
+    }
+    let int: String = std::iter::once(first).chain(rest).collect();
+    Some(match frac {
+        Some(frac) => format!("{sign}{int}.{frac}"),
+        None => format!("{sign}{int}"),
+    })
+}
+
 /// Parses a numeric column to Float64. Text that is not a number, NaN, infinities and blank cells
-/// count as failures: a column that exists must hold a number in every row.
-pub fn parse_number(raw: &Column) -> PolarsResult<Parsed> {
+/// count as failures: a column that exists must hold a number in every row. With `decimal_comma`,
+/// text is read as [`decimal_comma_number`] does.
+pub fn parse_number(raw: &Column, decimal_comma: bool) -> PolarsResult<Parsed> {
     let values = if raw.dtype().is_primitive_numeric() {
         raw.cast(&DataType::Float64)?
+    } else if decimal_comma {
+        let text = raw.cast(&DataType::String)?;
+        let converted: StringChunked = text
+            .str()?
+            .iter()
+            .map(|v| v.and_then(decimal_comma_number))
+            .collect();
+        converted.into_column().cast(&DataType::Float64)?
     } else {
         let text = raw.cast(&DataType::String)?;
         let values = text.cast(&DataType::Float64)?;
@@ -681,9 +720,31 @@ mod tests {
     }
 
     #[test]
+    fn decimal_comma_numbers_parse_and_dot_decimals_then_fail() {
+        assert_eq!(decimal_comma_number("2,50").as_deref(), Some("2.50"));
+        assert_eq!(
+            decimal_comma_number(" -1.234,5 ").as_deref(),
+            Some("-1234.5")
+        );
+        assert_eq!(
+            decimal_comma_number("12.345.678").as_deref(),
+            Some("12345678")
+        );
+        assert_eq!(decimal_comma_number("7").as_deref(), Some("7"));
+        for bad in ["2.5", "1.23,4", "1234.567,8", ",5", "2,", "abc", "", "-"] {
+            assert_eq!(decimal_comma_number(bad), None, "{bad}");
+        }
+        let raw = text(&[Some("2,55"), Some("1.000"), Some("2.55"), None]);
+        let parsed = parse_number(&raw, true).unwrap();
+        let v: Vec<_> = parsed.values.f64().unwrap().iter().collect();
+        assert_eq!(v, vec![Some(2.55), Some(1000.0), None, None]);
+        assert_eq!(parsed.failed.bool().unwrap().sum(), Some(2));
+    }
+
+    #[test]
     fn numbers_parse_and_text_nan_and_blank_fail() {
         let raw = text(&[Some(" 2.55"), Some("abc"), Some("NaN"), None, Some("-3")]);
-        let parsed = parse_number(&raw).unwrap();
+        let parsed = parse_number(&raw, false).unwrap();
         let v: Vec<_> = parsed.values.f64().unwrap().iter().collect();
         assert_eq!(v, vec![Some(2.55), None, None, None, Some(-3.0)]);
         let failed: Vec<_> = parsed.failed.bool().unwrap().iter().collect();
