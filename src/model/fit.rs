@@ -3,7 +3,7 @@
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, Axis, ShapeBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -229,7 +229,12 @@ pub fn fit_logistic(
             labels.len()
         )));
     }
-    let dataset = Dataset::new(z.clone(), Array1::from(labels.to_vec()));
+    // Stored by column: linfa's gradient multiplies by xᵀ, which ndarray (without BLAS) computes
+    // row by row of xᵀ; by column, each such row is contiguous and its dot product is unrolled
+    // instead of strided (a quarter of `train`'s time went to the strided one).
+    let mut x = Array2::zeros(z.raw_dim().f());
+    x.assign(z);
+    let dataset = Dataset::new(x, Array1::from(labels.to_vec()));
     let fitted = LogisticRegression::default()
         .alpha(alpha)
         .max_iterations(params.max_iterations)
