@@ -153,32 +153,7 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
 /// [`features::DataEnd::isolated`]): only a warning, since it lengthens one customer's history and
 /// the data's span but moves no date the pipeline works at.
 fn isolated_start(tx: &Transactions) -> Result<Option<String>> {
-    let start = tx
-        .lines
-        .clone()
-        .lazy()
-        .filter(features::activity(col(line::KIND)))
-        .select([
-            features::day().min().alias("first"),
-            features::day()
-                .quantile(lit(0.001), QuantileMethod::Higher)
-                .cast(DataType::Int32)
-                .alias("bulk"),
-            col(line::ROW)
-                .filter(features::day().eq(features::day().min()))
-                .first()
-                .cast(DataType::UInt64)
-                .alias("row"),
-        ])
-        .collect()?;
-    let get = |name: &str| {
-        start
-            .column(name)
-            .and_then(|c| c.get(0).map(|v| v.into_static()))
-    };
-    let (AnyValue::Int32(first), AnyValue::Int32(bulk), AnyValue::UInt64(row)) =
-        (get("first")?, get("bulk")?, get("row")?)
-    else {
+    let Some((first, bulk, row)) = features::history_edge(tx, false)? else {
         return Ok(None);
     };
     let gap = i64::from(bulk - first);

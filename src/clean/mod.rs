@@ -213,7 +213,7 @@ fn check_failures(
     user_name: &str,
     failed: &Column,
     max_share: f64,
-    expected: &str,
+    expected: impl FnOnce(&str) -> String,
 ) -> Result<()> {
     let mask = failed.bool()?;
     let count = mask.sum().unwrap_or(0) as u64;
@@ -251,8 +251,8 @@ fn check_failures(
             position: Some(position(raw.format, first as u64)),
             column: Some(user_name.to_string()),
         },
+        expected: expected(&value),
         value,
-        expected: expected.to_string(),
         count,
         share_pct: share * 100.0,
     })))
@@ -313,7 +313,7 @@ pub fn clean(
         date_column,
         &date.failed,
         options.max_unparseable_share,
-        &expected,
+        |_| expected,
     )?;
 
     let mut notes = Vec::new();
@@ -343,18 +343,15 @@ pub fn clean(
     ] {
         if has(canonical) {
             let parsed = parse::parse_number(table.column(canonical)?, options.decimal_comma)?;
-            let first_bad = parsed.failed.bool()?.iter().position(|v| v == Some(true));
-            let bad = first_bad
-                .map(|row| value_text(&raw, canonical, row))
-                .transpose()?;
-            let expected = match bad {
-                Some(v) if !options.decimal_comma && v.contains(',') && parse::decimal_comma_number(&v).is_some() => {
-                    "a number such as 12 or 2.55; values like this one use a decimal comma: pass --decimal-comma (input.decimal_comma = true)".to_string()
+            let expected = |bad: &str| {
+                if options.decimal_comma {
+                    "a number with a decimal comma such as 12 or 2,55 (--decimal-comma is set)"
+                } else if bad.contains(',') && parse::decimal_comma_number(bad).is_some() {
+                    "a number such as 12 or 2.55; values like this one use a decimal comma: pass --decimal-comma (input.decimal_comma = true)"
+                } else {
+                    "a number such as 12 or 2.55"
                 }
-                _ if options.decimal_comma => {
-                    "a number with a decimal comma such as 12 or 2,55 (--decimal-comma is set)".to_string()
-                }
-                _ => "a number such as 12 or 2.55".to_string(),
+                .to_string()
             };
             check_failures(
                 &raw,
@@ -362,7 +359,7 @@ pub fn clean(
                 columns.source_name(canonical),
                 &parsed.failed,
                 options.max_unparseable_share,
-                &expected,
+                expected,
             )?;
             work.push(parsed.values.with_name(canonical.into()));
             work.push(parsed.failed.with_name(flag.into()));

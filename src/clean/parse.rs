@@ -213,12 +213,7 @@ pub fn parse_datetime(
     let target = DataType::Datetime(TimeUnit::Microseconds, None);
     match raw.dtype() {
         DataType::Datetime(_, Some(_)) => {
-            let mut zoned = raw.datetime()?.clone();
-            if let Some(tz) = time_zone {
-                zoned.set_time_zone(tz.clone())?;
-            }
-            let raise = StringChunked::from_slice("ambiguous".into(), &["raise"]);
-            let local = replace_time_zone(&zoned, None, &raise, NonExistent::Raise)?;
+            let local = local_clock(raw.datetime()?.clone(), time_zone)?;
             let values = plausible(&local.into_column().cast(&target)?)?;
             let failed = failed_mask(raw, &values)?;
             let dates = DateReading {
@@ -301,10 +296,7 @@ fn best_format<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<Option<&'
 /// Parses text with the format that reads a sample in full (or, failing that, most of it), then
 /// the others on what failed. Returns the values and that format.
 fn parse_family<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(Column, &'a str)> {
-    let best = match best_format(text, formats)? {
-        Some(format) => format,
-        None => most_read(text, formats)?,
-    };
+    let best = most_read(text, formats)?;
     let mut values = parse_with(text, best)?;
     if failed_mask(text, &values)?.bool()?.any() {
         for format in formats.iter().filter(|f| **f != best) {
@@ -315,12 +307,16 @@ fn parse_family<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(Column,
     Ok((values, best))
 }
 
-/// The format that reads most of a sample of the column (the first of equals).
+/// The format that reads most of a sample of the column: the first that reads all of it, else
+/// the first of those that fail least.
 fn most_read<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<&'a str> {
     let sample = text.drop_nulls().head(Some(1000));
     let mut best = (formats[0], usize::MAX);
     for format in formats {
         let failed = parse_with(&sample, format)?.null_count();
+        if failed == 0 {
+            return Ok(format);
+        }
         if failed < best.1 {
             best = (format, failed);
         }
@@ -392,12 +388,19 @@ fn to_zone(values: &Column, offsets: &StringChunked, tz: &TimeZone) -> PolarsRes
         .zip(offsets.iter())
         .map(|(v, o)| Some(v? - offset_seconds(o?)? * 1_000_000))
         .collect();
-    let mut utc = utc.into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
-    utc.set_time_zone(tz.clone())?;
-    let raise = StringChunked::from_slice("ambiguous".into(), &["raise"]);
-    let converted = replace_time_zone(&utc, None, &raise, NonExistent::Raise)?.into_column();
+    let utc = utc.into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+    let converted = local_clock(utc, Some(tz))?.into_column();
     let has_offset = offsets.is_not_null().into_column();
     converted.zip_with(has_offset.bool()?, values)
+}
+
+/// The wall-clock time of zoned instants: in `tz` when given, else in their own zone.
+fn local_clock(mut zoned: DatetimeChunked, tz: Option<&TimeZone>) -> PolarsResult<DatetimeChunked> {
+    if let Some(tz) = tz {
+        zoned.set_time_zone(tz.clone())?;
+    }
+    let raise = StringChunked::from_slice("ambiguous".into(), &["raise"]);
+    replace_time_zone(&zoned, None, &raise, NonExistent::Raise)
 }
 
 /// `1.234,50` → `1234.50`, `-2,5` → `-2.5`, `12` → `12`: a number written with a decimal comma,

@@ -94,37 +94,55 @@ impl DataEnd {
     }
 }
 
-/// The end of the purchase history; [`Error::InsufficientData`] if there is no valid purchase.
-pub fn data_end(tx: &Transactions) -> Result<DataEnd> {
-    let end = tx
+/// One edge of the valid purchases: the last day (or the first), the day by which 99.9 % of
+/// purchase lines had happened (or from which they happen), and the input row of a line on that
+/// last (first) day, as epoch days and a row. `None` without a valid purchase.
+pub(crate) fn history_edge(tx: &Transactions, last: bool) -> Result<Option<(i32, i32, u64)>> {
+    let (edge, share, method) = if last {
+        (day().max(), 0.999, QuantileMethod::Lower)
+    } else {
+        (day().min(), 0.001, QuantileMethod::Higher)
+    };
+    let found = tx
         .lines
         .clone()
         .lazy()
         .filter(activity(col(line::KIND)))
         .select([
-            day().max().alias("last"),
+            edge.clone().alias("edge"),
             day()
-                .quantile(lit(0.999), QuantileMethod::Lower)
+                .quantile(lit(share), method)
                 .cast(DataType::Int32)
                 .alias("bulk"),
             col(line::ROW)
-                .filter(day().eq(day().max()))
+                .filter(day().eq(edge))
                 .first()
                 .cast(DataType::UInt64)
                 .alias("row"),
         ])
         .collect()?;
     let get = |name: &str| {
-        end.column(name)
+        found
+            .column(name)
             .and_then(|c| c.get(0).map(|v| v.into_static()))
     };
-    match (get("last")?, get("bulk")?, get("row")?) {
-        (AnyValue::Int32(last), AnyValue::Int32(bulk), AnyValue::UInt64(row)) => Ok(DataEnd {
+    Ok(match (get("edge")?, get("bulk")?, get("row")?) {
+        (AnyValue::Int32(edge), AnyValue::Int32(bulk), AnyValue::UInt64(row)) => {
+            Some((edge, bulk, row))
+        }
+        _ => None,
+    })
+}
+
+/// The end of the purchase history; [`Error::InsufficientData`] if there is no valid purchase.
+pub fn data_end(tx: &Transactions) -> Result<DataEnd> {
+    match history_edge(tx, true)? {
+        Some((last, bulk, row)) => Ok(DataEnd {
             last_day: from_epoch_days(last),
             bulk_end: from_epoch_days(bulk),
             last_row: row,
         }),
-        _ => Err(Error::InsufficientData(format!(
+        None => Err(Error::InsufficientData(format!(
             "{} has no valid purchase (rows read: {}, kept: {})",
             tx.source.display(),
             tx.accounting.rows_read,
