@@ -23,7 +23,8 @@ pub enum ExitCode {
 /// A position inside an input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
-    /// 1-based line of a CSV file, header included (exact unless quoted fields hold line breaks).
+    /// 1-based line of a CSV file where the record starts, header included (quoted line breaks
+    /// before it counted).
     Line(u64),
     /// 1-based row of a Parquet file.
     Row(u64),
@@ -65,7 +66,8 @@ impl std::fmt::Display for Location {
 /// Too many values of one column could not be parsed; the first one is shown.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "{location}: cannot parse value '{value}' ({count} rows, {share_pct:.2}% of all, cannot be parsed); expected {expected}"
+    "{location}: cannot parse value '{value}' ({} cannot be parsed, {share_pct:.2}% of all); expected {expected}",
+    count_of(*.count, "row")
 )]
 pub struct Unparseable {
     pub location: Location,
@@ -135,3 +137,12 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// "1 row", "3 rows".
+pub fn count_of(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

@@ -161,7 +161,7 @@ fn isolated_start(tx: &Transactions) -> Result<Option<String>> {
         format!(
             "the first purchase, on {} ({}), is {gap} days before 99.9 % of all purchases (from {}): a mistyped date? It lengthens that customer's history",
             features::from_epoch_days(first),
-            crate::clean::position(tx.format, row),
+            tx.position(row),
             features::from_epoch_days(bulk)
         )
     }))

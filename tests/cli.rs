@@ -429,6 +429,48 @@ fn quarantine_file_lists_every_rejected_row_with_line_and_reason() {
 }
 
 #[test]
+fn line_numbers_count_quoted_line_breaks() {
+    // Line 3 starts a record whose product name spans lines 3-5; the bad quantity of the next
+    // record is on line 6 (row + 2 would say 4), and the same line is listed in the quarantine.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "multiline.csv",
+        "customer_id,order_date,product_name,quantity\n\
+         1,2024-01-01,Mug,1\n\
+         2,2024-01-02,\"Jug\nwith\r\nlid\",2\n\
+         3,2024-01-03,Plate,two\n\
+         4,2024-01-04,Bowl,1\n",
+    );
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &["multiline.csv, line 6, column 'quantity'", "'two'"],
+    );
+
+    let q = dir.path().join("rejected.csv");
+    let out = run(&[
+        "validate",
+        "--input",
+        &path,
+        "--max-unparseable-share",
+        "0.5",
+        "--quarantine",
+        q.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0, &[]);
+    let text = std::fs::read_to_string(&q).unwrap();
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("6,unparseable_value,3,"),
+        "{text}"
+    );
+}
+
+#[test]
 fn closed_stdout_pipe_is_not_an_error() {
     // `retain validate ... | head -1`: the reader goes away before the report is written.
     let input = fixture("small.csv");
@@ -460,6 +502,95 @@ fn a_line_with_too_many_fields_is_named_by_its_line() {
         &["ragged.csv, line 5", "4 fields, but the header has 3"],
     );
     assert!(!stderr(&out).contains("truncate_ragged_lines"));
+}
+
+#[test]
+fn a_stray_quote_is_named_by_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "customer_id,order_date,product_name,quantity\n";
+    let row = |i: usize, name: &str| format!("{i},2024-01-{:02},{name},1\n", i % 28 + 1);
+    // Lines 3-4 hold a quoted line break (legitimate, 4 fields); the quote opened on line 7 runs
+    // to the end of the file.
+    let mut text = format!("{header}{}{}", row(1, "Mug"), row(2, "\"Jug\nwith lid\""));
+    for i in 3..40 {
+        text += &row(i, if i == 5 { "\"Tea pot" } else { "Plate" });
+    }
+    let path = write(&dir, "open.csv", &text);
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &["open.csv, line 7: a quote (\") opens a value here that is never closed"],
+    );
+    // polars' own message quotes the rest of the file and suggests Python arguments.
+    let err = stderr(&out);
+    assert!(
+        !err.contains("Plate") && !err.contains("infer_schema_length"),
+        "{err}"
+    );
+
+    // Two stray quotes in the middle of values: the first runs on to the second.
+    let mut text = header.to_string();
+    for i in 1..40 {
+        text += &row(
+            i,
+            match i {
+                7 => "Tea \"pot",
+                20 => "Big \"jug",
+                _ => "Plate",
+            },
+        );
+    }
+    let path = write(&dir, "stray.csv", &text);
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &["stray.csv, line 8", "runs on over line breaks to line 21"],
+    );
+
+    // Two stray quotes at the start of values: the record they make has the header's 4 fields,
+    // but the reader fails on the text after the closing quote.
+    let mut text = header.to_string();
+    for i in 1..40 {
+        text += &row(
+            i,
+            match i {
+                5 => "\"Tea pot",
+                9 => "\"Big jug",
+                _ => "Plate",
+            },
+        );
+    }
+    let path = write(&dir, "starts.csv", &text);
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &["starts.csv, line 6", "runs on over line breaks to line 10"],
+    );
+
+    // A stray quote that opens a value and a stray quote that ends one four lines later: a valid
+    // CSV record (lines 6-10 are one product name), so it is read, with a warning naming line 6.
+    let mut text = header.to_string();
+    for i in 1..80 {
+        text += &row(
+            i,
+            match i {
+                5 => "\"Tea pot",
+                9 => "Big jug\"",
+                _ => "Plate",
+            },
+        );
+    }
+    let path = write(&dir, "merged.csv", &text);
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        0,
+        &["1 value holds a line break (the first in column 'product_name', line 6)"],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rows read            75"));
 }
 
 #[test]

@@ -11,9 +11,10 @@ pub mod parse;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::{CleaningRules, InputOptions};
@@ -157,6 +158,8 @@ impl Accounting {
 pub struct Transactions {
     pub source: PathBuf,
     pub format: Format,
+    /// The CSV field separator (unused for Parquet).
+    pub separator: u8,
     /// Canonical columns the input has (and that are not empty).
     pub present: Vec<&'static str>,
     /// Canonical columns that exist in the input but are empty in every row.
@@ -174,6 +177,11 @@ impl Transactions {
     pub fn has(&self, canonical: &str) -> bool {
         self.present.contains(&canonical)
     }
+
+    /// Where an input row (0-based, as in `lines`' `row` column) is in the file.
+    pub fn position(&self, row: u64) -> Position {
+        position(&self.source, self.format, self.separator, row)
+    }
 }
 
 /// The result of cleaning: transactions plus, when asked for, every rejected row with its reason.
@@ -189,11 +197,82 @@ const PRICE_FAILED: &str = "__price_failed";
 const NON_PRODUCT: &str = "__non_product";
 const DUPLICATE: &str = "__duplicate";
 
-pub(crate) fn position(format: Format, row: u64) -> Position {
+/// Where data rows (0-based, ascending) are in the input: their lines in a CSV file, found by
+/// record so that quoted line breaks before them count (one more pass over the file, made only
+/// for messages and the quarantine list), or their rows in a Parquet file.
+pub(crate) fn positions(path: &Path, format: Format, separator: u8, rows: &[u64]) -> Vec<Position> {
     match format {
-        Format::Csv => Position::Line(row + 2),
-        Format::Parquet => Position::Row(row + 1),
+        Format::Csv => crate::io::read::record_lines(path, separator, rows)
+            .unwrap_or_else(|| rows.iter().map(|row| row + 2).collect())
+            .into_iter()
+            .map(Position::Line)
+            .collect(),
+        Format::Parquet => rows.iter().map(|row| Position::Row(row + 1)).collect(),
     }
+}
+
+/// Where one data row is in the input; see [`positions`].
+pub(crate) fn position(path: &Path, format: Format, separator: u8, row: u64) -> Position {
+    positions(path, format, separator, &[row])
+        .pop()
+        .unwrap_or(Position::Row(row + 1))
+}
+
+/// A note when CSV values hold line breaks. Quoted values may, but a stray quote makes the lines
+/// up to the next quote one value, and a reader cannot tell: the user should look at the line.
+fn multiline_values(raw: &RawInput, columns: &crate::config::ColumnMap) -> Result<Option<String>> {
+    if raw.format != Format::Csv {
+        return Ok(None);
+    }
+    let suspects: Vec<(&str, &StringChunked)> = input::ALL
+        .par_iter()
+        .filter_map(|&canonical| {
+            let text = raw.table.column(canonical).ok()?.str().ok()?;
+            may_hold_line_break(text).then_some((canonical, text))
+        })
+        .collect();
+    let (mut count, mut first) = (0u64, None::<(usize, &str)>);
+    for (canonical, text) in suspects {
+        let breaks = text.contains_literal("\n")?;
+        let n = u64::from(breaks.sum().unwrap_or(0));
+        if n == 0 {
+            continue;
+        }
+        count += n;
+        let row = breaks.iter().position(|b| b == Some(true)).unwrap_or(0);
+        if first.is_none_or(|(r, _)| row < r) {
+            first = Some((row, canonical));
+        }
+    }
+    Ok(first.map(|(row, canonical)| {
+        format!(
+            "{} a line break (the first in column '{}', {}): a quoted value may, but if its opening quote is a stray one, the lines up to the next quote were read as that one value, not as rows",
+            if count == 1 { "1 value holds".to_string() } else { format!("{count} values hold") },
+            columns.source_name(canonical),
+            raw_position(raw, row as u64)
+        )
+    }))
+}
+
+/// False when no value of `text` holds a line break; a quick look at the raw bytes (a memchr over
+/// the string buffers and the short values kept inside their views), 20× faster than testing
+/// value by value. True may be wrong (a buffer can hold bytes no value uses).
+fn may_hold_line_break(text: &StringChunked) -> bool {
+    text.downcast_iter().any(|array| {
+        array
+            .data_buffers()
+            .iter()
+            .any(|buffer| buffer.contains(&b'\n'))
+            || array.views().iter().any(|view| {
+                view.get_inlined_slice()
+                    .is_some_and(|bytes| bytes.contains(&b'\n'))
+            })
+    })
+}
+
+/// Where a row of the input as read is in the file.
+fn raw_position(raw: &RawInput, row: u64) -> Position {
+    position(&raw.path, raw.format, raw.separator, row)
 }
 
 /// The input's value in one row, as text for a message.
@@ -248,7 +327,7 @@ fn check_failures(
     Err(Error::Unparseable(Box::new(Unparseable {
         location: Location {
             path: raw.path.clone(),
-            position: Some(position(raw.format, first as u64)),
+            position: Some(raw_position(raw, first as u64)),
             column: Some(user_name.to_string()),
         },
         expected: expected(&value),
@@ -282,7 +361,7 @@ pub fn clean(
         return Err(Error::InputData {
             location: Location {
                 path: raw.path.clone(),
-                position: Some(position(raw.format, row as u64)),
+                position: Some(raw_position(&raw, row as u64)),
                 column: Some(date_column.to_string()),
             },
             message: format!(
@@ -317,6 +396,9 @@ pub fn clean(
     )?;
 
     let mut notes = Vec::new();
+    if let Some(note) = multiline_values(&raw, columns)? {
+        notes.push(note);
+    }
     if let Some((name, format)) = date.dates.detected {
         notes.push(format!(
             "order dates read as {name} ({format}): no ISO 8601 format fits them; --date-format overrides"
@@ -544,6 +626,7 @@ pub fn clean(
         transactions: Transactions {
             source: raw.path.clone(),
             format: raw.format,
+            separator: raw.separator,
             present: raw.present.clone(),
             empty: raw.empty.clone(),
             lines,
@@ -630,14 +713,16 @@ fn rejected_rows(raw: &RawInput, classified: &DataFrame) -> Result<DataFrame> {
     let mask: BooleanChunked = reasons.no_null_iter().map(|c| Some(c != 0)).collect();
     let mut picked = raw.table.filter(&mask)?;
     let rows = classified.column(line::ROW)?.filter(&mask)?;
-    let (name, offset) = match raw.format {
-        Format::Csv => ("line", 2u64),
-        Format::Parquet => ("row", 1u64),
+    let name = match raw.format {
+        Format::Csv => "line",
+        Format::Parquet => "row",
     };
-    let positions: UInt64Chunked = rows
-        .idx()?
-        .no_null_iter()
-        .map(|r| Some(r as u64 + offset))
+    let rows: Vec<u64> = rows.idx()?.no_null_iter().map(|r| r as u64).collect();
+    let positions: UInt64Chunked = positions(&raw.path, raw.format, raw.separator, &rows)
+        .into_iter()
+        .map(|p| match p {
+            Position::Line(n) | Position::Row(n) => Some(n),
+        })
         .collect();
     let reason_names: StringChunked = reasons
         .filter(&mask)?

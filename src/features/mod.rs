@@ -83,7 +83,7 @@ impl DataEnd {
     /// How the isolated tail is described to the user; `tx` adds where the line is.
     pub fn describe(&self, tx: Option<&Transactions>) -> String {
         let at = tx.map_or(String::new(), |tx| {
-            format!(" ({})", crate::clean::position(tx.format, self.last_row))
+            format!(" ({})", tx.position(self.last_row))
         });
         format!(
             "the last purchase, on {}{at}, is {} days after 99.9 % of all purchases had happened (by {})",
@@ -160,7 +160,7 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
         return Err(Error::InputData {
             location: crate::error::Location {
                 path: tx.source.clone(),
-                position: Some(crate::clean::position(tx.format, end.last_row)),
+                position: Some(tx.position(end.last_row)),
                 column: None,
             },
             message: format!(

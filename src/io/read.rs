@@ -81,23 +81,29 @@ fn describe_io(e: &std::io::Error) -> String {
 
 /// Turns a polars read failure into an input error that names the file and says what it expected.
 fn read_error(path: &Path, format: Format, e: PolarsError) -> Error {
-    let text = e.to_string();
-    let message = if text.contains("empty CSV") || text.contains("empty data") {
+    let full = e.to_string();
+    // polars' messages can quote whole stretches of the file and suggest Python arguments: keep
+    // the first line.
+    let text: String = full
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    let message = if full.contains("empty CSV") || full.contains("empty data") {
         "no header line: the file (after decompression) is empty".to_string()
-    } else if text.contains("gzip")
-        || text.contains("deflate")
-        || text.contains("corrupt")
-        || text.contains("decompress")
+    } else if full.contains("gzip")
+        || full.contains("deflate")
+        || full.contains("corrupt")
+        || full.contains("decompress")
     {
         format!("cannot decompress (truncated or corrupt archive?): {text}")
-    } else if text.contains("utf-8") || text.contains("utf8") {
+    } else if full.contains("utf-8") || full.contains("utf8") {
         format!("not valid UTF-8 text: {text}")
     } else {
         match format {
-            Format::Csv => format!(
-                "cannot read as CSV: {}",
-                text.replace("\n\nConsider setting 'truncate_ragged_lines=true'.", "")
-            ),
+            Format::Csv => format!("cannot read as CSV: {text}"),
             Format::Parquet => format!("cannot read as Parquet: {text}"),
         }
     };
@@ -133,69 +139,244 @@ pub struct OddRecord {
 /// separators and line breaks do not count. `None` if there is none or the file cannot be read
 /// again.
 pub fn first_ragged_line(path: &Path, separator: u8) -> Option<OddRecord> {
-    first_record_where(path, separator, |fields, header| fields > header)
+    first_record_where(path, separator, |r, header| r.fields > header).map(|(r, _)| r)
 }
 
 /// The first record with fewer fields than the header, as [`first_ragged_line`] finds it; a
 /// blank line (which polars reads as a row of missing values) has 0 fields.
 pub fn first_short_line(path: &Path, separator: u8) -> Option<OddRecord> {
-    first_record_where(path, separator, |fields, header| fields < header)
+    first_record_where(path, separator, |r, header| r.fields < header).map(|(r, _)| r)
 }
 
+/// A quote that opens a value running over line breaks, where that breaks the file: it opens in
+/// the middle of a value (CSV readers disagree on those), the record it starts ends with a
+/// different number of fields than the header, or the quote never closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenQuote {
+    /// 1-based line where the quote opens.
+    pub line: u64,
+    /// The line where it closes; `None` when it runs to the end of the file.
+    pub closes: Option<u64>,
+}
+
+/// The first quote that swallows line breaks and breaks its record (see [`OpenQuote`]): what a
+/// stray `"` in an unquoted value does to a CSV reader. A quoted value that legitimately holds a
+/// line break is not reported unless `any_spanning`, for when the reader has already failed on
+/// quoting.
+pub fn first_open_quote(path: &Path, separator: u8, any_spanning: bool) -> Option<OpenQuote> {
+    first_record_where(path, separator, |r, header| {
+        r.spanning_quote.is_some()
+            && (any_spanning || r.spanning_mid_value || r.fields != header || r.unclosed)
+    })
+    .and_then(|(_, r)| {
+        r.spanning_quote.map(|(line, closes)| OpenQuote {
+            line,
+            closes: (!r.unclosed).then_some(closes),
+        })
+    })
+}
+
+/// The 1-based line on which each of `rows` (0-based data rows, ascending) starts: row + 2 unless
+/// quoted values before it hold line breaks. `None` if the file cannot be read again or has
+/// fewer rows.
+pub fn record_lines(path: &Path, separator: u8, rows: &[u64]) -> Option<Vec<u64>> {
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut wanted = rows.iter().copied().peekable();
+    if wanted.peek().is_none() {
+        return Some(lines);
+    }
+    walk_records(path, separator, |record, _| {
+        while wanted.next_if_eq(&record.row).is_some() {
+            lines.push(record.line);
+        }
+        wanted.peek().is_none()
+    })?;
+    (lines.len() == rows.len()).then_some(lines)
+}
+
+/// One record as the scanner sees it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Record {
+    line: u64,
+    row: u64,
+    fields: usize,
+    /// The first quote in the record that ran over a line break: where it opened and closed.
+    spanning_quote: Option<(u64, u64)>,
+    /// That quote opened in the middle of a value rather than at its start.
+    spanning_mid_value: bool,
+    /// The file ended inside a quote.
+    unclosed: bool,
+}
+
+/// The first record after the header for which `wrong(record, header fields)` holds.
 fn first_record_where(
     path: &Path,
     separator: u8,
-    wrong: impl Fn(usize, usize) -> bool,
-) -> Option<OddRecord> {
-    let reader = std::io::BufReader::with_capacity(1 << 16, open_text(path).ok()?);
-    let (mut line, mut record_line, mut fields, mut row) = (1u64, 1u64, 1usize, 0u64);
-    let (mut quoted, mut header, mut at_start) = (false, None::<usize>, true);
-    for byte in reader.bytes() {
-        let b = byte.ok()?;
-        if quoted {
-            if b == b'"' {
-                quoted = false;
-            } else if b == b'\n' {
-                line += 1;
-            }
-            continue;
+    wrong: impl Fn(&Record, usize) -> bool,
+) -> Option<(OddRecord, Record)> {
+    let mut hit = None;
+    walk_records(path, separator, |record, header| {
+        if wrong(record, header) {
+            hit = Some((
+                OddRecord {
+                    line: record.line,
+                    row: record.row,
+                    fields: record.fields,
+                    header,
+                },
+                *record,
+            ));
         }
-        match b {
-            b'"' => quoted = true,
-            b'\n' => {
-                let found = if at_start { 0 } else { fields };
-                match header {
-                    None => header = Some(fields),
-                    Some(h) if wrong(found, h) => {
-                        return Some(OddRecord {
-                            line: record_line,
-                            row,
-                            fields: found,
-                            header: h,
-                        });
+        hit.is_some()
+    })?;
+    hit
+}
+
+/// Shows `visit` each record after the header with the header's number of fields, until it
+/// returns true. Quotes are honoured as polars' reader counts them. `None` if the file cannot be
+/// read again.
+fn walk_records(
+    path: &Path,
+    separator: u8,
+    mut visit: impl FnMut(&Record, usize) -> bool,
+) -> Option<()> {
+    let mut reader = open_text(path).ok()?;
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut line, mut quote_opened, mut opened_mid_value) = (1u64, 1u64, false);
+    // The previous byte ended a field or a quote: a quote after it is not in the middle of a value.
+    let mut after_boundary = true;
+    let mut record = Record {
+        line: 1,
+        fields: 1,
+        ..Record::default()
+    };
+    let (mut quoted, mut header, mut at_start) = (false, None::<usize>, true);
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        for &b in &buffer[..n] {
+            if quoted {
+                if b == b'"' {
+                    quoted = false;
+                    after_boundary = true;
+                    if quote_opened != line && record.spanning_quote.is_none() {
+                        record.spanning_quote = Some((quote_opened, line));
+                        record.spanning_mid_value = opened_mid_value;
                     }
-                    Some(_) => row += 1,
+                } else if b == b'\n' {
+                    line += 1;
                 }
-                line += 1;
-                record_line = line;
-                fields = 1;
-                at_start = true;
                 continue;
             }
-            b'\r' => continue,
-            _ if b == separator => fields += 1,
-            _ => {}
+            match b {
+                b'"' => {
+                    quoted = true;
+                    quote_opened = line;
+                    opened_mid_value = !after_boundary;
+                }
+                b'\n' => {
+                    if at_start {
+                        record.fields = 0;
+                    }
+                    let was_data = header.is_some();
+                    match header {
+                        None => header = Some(record.fields),
+                        Some(h) => {
+                            if visit(&record, h) {
+                                return Some(());
+                            }
+                        }
+                    }
+                    line += 1;
+                    record = Record {
+                        line,
+                        row: record.row + u64::from(was_data),
+                        fields: 1,
+                        ..Record::default()
+                    };
+                    at_start = true;
+                    after_boundary = true;
+                    continue;
+                }
+                b'\r' => continue,
+                _ if b == separator => {
+                    record.fields += 1;
+                    at_start = false;
+                    after_boundary = true;
+                    continue;
+                }
+                _ => {}
+            }
+            at_start = false;
+            after_boundary = false;
         }
-        at_start = false;
     }
-    match header {
-        Some(h) if wrong(fields, h) && !at_start => Some(OddRecord {
-            line: record_line,
-            row,
-            fields,
-            header: h,
-        }),
-        _ => None,
+    if quoted {
+        record.unclosed = true;
+        if record.spanning_quote.is_none() {
+            record.spanning_quote = Some((quote_opened, line));
+            record.spanning_mid_value = opened_mid_value;
+        }
+    }
+    if let Some(h) = header
+        && (!at_start || quoted)
+    {
+        visit(&record, h);
+    }
+    Some(())
+}
+
+/// Names the line behind a failed CSV read when it can be found: a stray quote that swallows
+/// line breaks, or a line with more fields than the header (whichever comes first).
+fn csv_failure(path: &Path, format: Format, separator: u8, e: PolarsError) -> Error {
+    if format != Format::Csv {
+        return read_error(path, format, e);
+    }
+    let at = |line: u64, message: String| Error::InputData {
+        location: crate::error::Location {
+            path: path.into(),
+            position: Some(crate::error::Position::Line(line)),
+            column: None,
+        },
+        message,
+    };
+    let text = e.to_string();
+    let ragged = text
+        .contains("more fields than")
+        .then(|| first_ragged_line(path, separator))
+        .flatten();
+    // polars says this when a quoted value is followed by more text: a stray quote at the start
+    // of a value whose record still ends with the right number of fields.
+    let quote = first_open_quote(path, separator, false).or_else(|| {
+        text.contains("not properly escaped")
+            .then(|| first_open_quote(path, separator, true))
+            .flatten()
+    });
+    match (quote, ragged) {
+        (Some(quote), ragged) if ragged.is_none_or(|r| quote.line <= r.line) => at(
+            quote.line,
+            format!(
+                "a quote (\") opens a value here that {}; a quote inside a value must be doubled \
+                 and the whole value quoted, as in \"12\"\" RULER\"",
+                match quote.closes {
+                    Some(end) => format!("runs on over line breaks to line {end}"),
+                    None => "is never closed: the rest of the file would be one value".into(),
+                }
+            ),
+        ),
+        (_, Some(odd)) => at(
+            odd.line,
+            format!(
+                "{} fields, but the header has {} (separator '{}'); \
+                 a separator inside a value needs quotes around the value",
+                odd.fields, odd.header, separator as char
+            ),
+        ),
+        _ => read_error(path, format, e),
     }
 }
 
@@ -250,24 +431,10 @@ pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
         }
     }
     let separator = config.input.separator.as_bytes()[0];
-    let table = frame.select(selected).collect().map_err(|e| {
-        let ragged = format == Format::Csv && e.to_string().contains("more fields than");
-        match ragged.then(|| first_ragged_line(path, separator)).flatten() {
-            Some(odd) => Error::InputData {
-                location: crate::error::Location {
-                    path: path.into(),
-                    position: Some(crate::error::Position::Line(odd.line)),
-                    column: None,
-                },
-                message: format!(
-                    "{} fields, but the header has {} (separator '{}'); \
-                     a separator inside a value needs quotes around the value",
-                    odd.fields, odd.header, separator as char
-                ),
-            },
-            None => read_error(path, format, e),
-        }
-    })?;
+    let table = frame
+        .select(selected)
+        .collect()
+        .map_err(|e| csv_failure(path, format, separator, e))?;
 
     // A column that exists but holds nothing counts as missing (DESIGN.md, "Input").
     let mut empty = Vec::new();
