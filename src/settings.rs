@@ -113,21 +113,31 @@ pub fn parse_as_of(flag: Option<&str>) -> Result<Option<NaiveDate>> {
 }
 
 /// The as-of date given, or the default: the day after the last valid purchase (never the clock).
+/// With a date given, purchase lines on or after it are counted: the note saying so is printed
+/// and returned, for the manifest's warnings.
 pub fn as_of_or_default(
     given: Option<NaiveDate>,
     tx: &crate::clean::Transactions,
-) -> Result<NaiveDate> {
+) -> Result<(NaiveDate, Option<String>)> {
     match given {
         Some(d) => {
             let later = crate::features::lines_from(tx, d)?;
-            if later > 0 {
-                crate::commands::progress(format!(
-                    "note: {later} purchase lines are dated on or after the as-of date {d}; they are not used"
-                ));
+            let note = (later > 0).then(|| {
+                format!(
+                    "{} dated on or after the as-of date {d}; they are not used",
+                    if later == 1 {
+                        "1 purchase line is".to_string()
+                    } else {
+                        format!("{later} purchase lines are")
+                    }
+                )
+            });
+            if let Some(note) = &note {
+                crate::commands::progress(format!("note: {note}"));
             }
-            Ok(d)
+            Ok((d, note))
         }
-        None => crate::features::default_as_of(tx),
+        None => Ok((crate::features::default_as_of(tx)?, None)),
     }
 }
 

@@ -302,7 +302,7 @@ fn a_last_purchase_far_after_all_others_refuses_the_default_as_of_date() {
     assert_exit(
         &out,
         4,
-        &["1 purchase lines are dated on or after the as-of date 2011-02-01"],
+        &["1 purchase line is dated on or after the as-of date 2011-02-01"],
     );
     let out = run(&["validate", "-i", &input]);
     assert_exit(&out, 0, &[]);

@@ -11,7 +11,7 @@ pub fn run(args: &FeaturesArgs) -> Result<()> {
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
-    let as_of = settings::as_of_or_default(as_of, tx)?;
+    let (as_of, _) = settings::as_of_or_default(as_of, tx)?;
     let started = std::time::Instant::now();
     let built = features::compute(tx, as_of, &config.features)?;
     super::progress(format!(

@@ -84,7 +84,7 @@ pub fn run(args: &RecommendArgs) -> Result<()> {
             "no product_id column: product suggestions need product ids (map yours with --col-product-id)",
         ));
     }
-    let as_of = settings::as_of_or_default(settings::parse_as_of(args.as_of.as_deref())?, tx)?;
+    let (as_of, _) = settings::as_of_or_default(settings::parse_as_of(args.as_of.as_deref())?, tx)?;
     let started = std::time::Instant::now();
     let (model, history, blend) = if args.refit {
         let (model, history, blend, _) = fit(tx, as_of, &config)?;

@@ -29,7 +29,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     for warning in &report.warnings {
         super::progress(format!("warning: {warning}"));
     }
-    let as_of = settings::as_of_or_default(as_of, tx)?;
+    let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let mut validation =
         serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
@@ -63,7 +63,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         campaign_info: info,
         campaign_args: &args.campaign,
         fingerprint,
-        warnings: report.warnings.clone(),
+        warnings: report.warnings.iter().cloned().chain(unused).collect(),
     };
     score::complete(job, out, &mut stages)?;
     if !args.campaign.dry_run {

@@ -302,7 +302,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     stages.start("read input");
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
-    let as_of = settings::as_of_or_default(as_of, tx)?;
+    let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let saved = args.model_dir.join(crate::recommend::artifact::META_FILE);
     let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved.exists() {
@@ -329,7 +329,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         campaign_info: info,
         campaign_args: &args.campaign,
         fingerprint,
-        warnings: tx.notes.clone(),
+        warnings: tx.notes.iter().cloned().chain(unused).collect(),
     };
     complete(job, out, &mut stages)
 }

@@ -106,7 +106,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
-    let as_of = settings::as_of_or_default(as_of, tx)?;
+    let (as_of, _) = settings::as_of_or_default(as_of, tx)?;
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let model = train_churn(tx, as_of, &config, fingerprint)?;
     let suggester = train_suggester(tx, as_of, &config)?;
