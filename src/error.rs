@@ -146,3 +146,12 @@ pub fn count_of(n: u64, noun: &str) -> String {
         format!("{n} {noun}s")
     }
 }
+
+/// The text a panic was raised with.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}

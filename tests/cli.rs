@@ -621,3 +621,29 @@ fn a_line_cut_short_is_named_by_its_line() {
     let out = run(&["validate", "--input", &path]);
     assert_exit(&out, 3, &["blank.csv, line 3", "the line is blank"]);
 }
+
+#[test]
+fn a_damaged_parquet_file_is_an_input_error_not_a_panic() {
+    // One byte of the footer changed: polars-parquet 0.55.2 panics on it ("thrift bool field",
+    // found by flipping bytes of generated files); retain reports the file as damaged, exit 3.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.parquet");
+    let out = run(&[
+        "generate",
+        "--customers",
+        "300",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0, &[]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - 1397;
+    bytes[at] = 75;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = run(&["validate", "--input", path.to_str().unwrap()]);
+    assert_exit(
+        &out,
+        3,
+        &["damaged.parquet: cannot read as Parquet: the file is damaged"],
+    );
+}

@@ -383,6 +383,25 @@ fn csv_failure(path: &Path, format: Format, separator: u8, e: PolarsError) -> Er
 /// Reads `path` and selects the mapped columns under their canonical names.
 pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
     let format = sniff(path)?;
+    // polars' readers panic on some damaged files (a Parquet footer with a bad byte): that is the
+    // file's fault, reported as such.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(path, format, config)))
+        .unwrap_or_else(|payload| {
+            let kind = match format {
+                Format::Csv => "CSV",
+                Format::Parquet => "Parquet",
+            };
+            Err(Error::input(
+                path,
+                format!(
+                    "cannot read as {kind}: the file is damaged (the reader stopped with \"{}\")",
+                    crate::error::panic_message(payload.as_ref())
+                ),
+            ))
+        })
+}
+
+fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
     let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
     let mut frame = match format {
         Format::Csv => {

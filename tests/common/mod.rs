@@ -48,6 +48,10 @@ pub fn str_at(df: &DataFrame, column: &str, row: usize) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The binary, with the environment a scheduler gives it: RUST_BACKTRACE (which makes retain
+/// print the panics it catches) is not passed on from the developer's shell.
 pub fn retain_bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_retain"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_retain"));
+    command.env_remove("RUST_BACKTRACE");
+    command
 }
