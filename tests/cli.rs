@@ -448,6 +448,21 @@ fn line_numbers_count_quoted_line_breaks() {
         3,
         &["multiline.csv, line 6, column 'quantity'", "'two'"],
     );
+    // Compressed, the lines are counted in the text polars read.
+    let text = std::fs::read(&path).unwrap();
+    let zstd_path = dir.path().join("multiline.csv.zst");
+    std::fs::write(&zstd_path, zstd::encode_all(&text[..], 3).unwrap()).unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzip, &text).unwrap();
+    let gzip_path = dir.path().join("multiline.csv.gz");
+    std::fs::write(&gzip_path, gzip.finish().unwrap()).unwrap();
+    for (compressed, name) in [
+        (&zstd_path, "multiline.csv.zst"),
+        (&gzip_path, "multiline.csv.gz"),
+    ] {
+        let out = run(&["validate", "--input", compressed.to_str().unwrap()]);
+        assert_exit(&out, 3, &[&format!("{name}, line 6, column 'quantity'")]);
+    }
 
     let q = dir.path().join("rejected.csv");
     let out = run(&[

@@ -110,15 +110,19 @@ fn read_error(path: &Path, format: Format, e: PolarsError) -> Error {
     Error::input(path, message)
 }
 
-/// Opens a CSV file, decompressing gzip and zlib (by their first bytes).
+/// Opens a CSV file, decompressing gzip, zlib and zstd (by their first bytes) as polars does, so
+/// that lines are counted in the text polars read.
 fn open_text(path: &Path) -> std::io::Result<Box<dyn Read>> {
     let mut file = File::open(path)?;
-    let mut magic = [0u8; 2];
+    let mut magic = [0u8; 4];
     let n = file.read(&mut magic)?;
     let file = File::open(path)?;
     Ok(match (n, magic) {
-        (2, [0x1f, 0x8b]) => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        (2, [0x78, 0x01 | 0x5e | 0x9c | 0xda]) => Box::new(flate2::read::ZlibDecoder::new(file)),
+        (2.., [0x1f, 0x8b, ..]) => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        (2.., [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..]) => {
+            Box::new(flate2::read::ZlibDecoder::new(file))
+        }
+        (4, [0x28, 0xb5, 0x2f, 0xfd]) => Box::new(zstd::stream::read::Decoder::new(file)?),
         _ => Box::new(file),
     })
 }
