@@ -522,16 +522,26 @@ fn a_line_with_too_many_fields_is_named_by_its_line() {
 #[test]
 fn a_stray_quote_is_named_by_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let header = "customer_id,order_date,product_name,quantity\n";
-    let row = |i: usize, name: &str| format!("{i},2024-01-{:02},{name},1\n", i % 28 + 1);
+    // Rows 1..rows (row i on line i + 1), product "Plate" except where `names` says otherwise.
+    let file = |name: &str, rows: usize, names: &[(usize, &str)]| {
+        let mut text = "customer_id,order_date,product_name,quantity\n".to_string();
+        for i in 1..rows {
+            let product = names
+                .iter()
+                .find(|(row, _)| *row == i)
+                .map_or("Plate", |n| n.1);
+            text += &format!("{i},2024-01-{:02},{product},1\n", i % 28 + 1);
+        }
+        let path = write(&dir, name, &text);
+        run(&["validate", "--input", &path])
+    };
     // Lines 3-4 hold a quoted line break (legitimate, 4 fields); the quote opened on line 7 runs
     // to the end of the file.
-    let mut text = format!("{header}{}{}", row(1, "Mug"), row(2, "\"Jug\nwith lid\""));
-    for i in 3..40 {
-        text += &row(i, if i == 5 { "\"Tea pot" } else { "Plate" });
-    }
-    let path = write(&dir, "open.csv", &text);
-    let out = run(&["validate", "--input", &path]);
+    let out = file(
+        "open.csv",
+        40,
+        &[(2, "\"Jug\nwith lid\""), (5, "\"Tea pot")],
+    );
     assert_exit(
         &out,
         3,
@@ -545,19 +555,7 @@ fn a_stray_quote_is_named_by_its_line() {
     );
 
     // Two stray quotes in the middle of values: the first runs on to the second.
-    let mut text = header.to_string();
-    for i in 1..40 {
-        text += &row(
-            i,
-            match i {
-                7 => "Tea \"pot",
-                20 => "Big \"jug",
-                _ => "Plate",
-            },
-        );
-    }
-    let path = write(&dir, "stray.csv", &text);
-    let out = run(&["validate", "--input", &path]);
+    let out = file("stray.csv", 40, &[(7, "Tea \"pot"), (20, "Big \"jug")]);
     assert_exit(
         &out,
         3,
@@ -566,19 +564,7 @@ fn a_stray_quote_is_named_by_its_line() {
 
     // Two stray quotes at the start of values: the record they make has the header's 4 fields,
     // but the reader fails on the text after the closing quote.
-    let mut text = header.to_string();
-    for i in 1..40 {
-        text += &row(
-            i,
-            match i {
-                5 => "\"Tea pot",
-                9 => "\"Big jug",
-                _ => "Plate",
-            },
-        );
-    }
-    let path = write(&dir, "starts.csv", &text);
-    let out = run(&["validate", "--input", &path]);
+    let out = file("starts.csv", 40, &[(5, "\"Tea pot"), (9, "\"Big jug")]);
     assert_exit(
         &out,
         3,
@@ -587,19 +573,7 @@ fn a_stray_quote_is_named_by_its_line() {
 
     // A stray quote that opens a value and a stray quote that ends one four lines later: a valid
     // CSV record (lines 6-10 are one product name), so it is read, with a warning naming line 6.
-    let mut text = header.to_string();
-    for i in 1..80 {
-        text += &row(
-            i,
-            match i {
-                5 => "\"Tea pot",
-                9 => "Big jug\"",
-                _ => "Plate",
-            },
-        );
-    }
-    let path = write(&dir, "merged.csv", &text);
-    let out = run(&["validate", "--input", &path]);
+    let out = file("merged.csv", 80, &[(5, "\"Tea pot"), (9, "Big jug\"")]);
     assert_exit(
         &out,
         0,
