@@ -92,3 +92,50 @@ fn fit_time_by_customers() {
         );
     }
 }
+
+/// Read + clean and the feature aggregation on generated Parquet, each run five times in one
+/// process: the minimum and median say more on a shared 2-core machine than one timed command.
+/// `BENCH_CUSTOMERS` sets the size (default 200,000 customers, about 4.8 M rows).
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture in release"]
+fn read_and_feature_stages() {
+    let customers: usize = std::env::var("BENCH_CUSTOMERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.parquet");
+    let mut table = generate(&GenerateParams {
+        customers,
+        seed: 1,
+        start: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+        days: 730,
+    })
+    .unwrap();
+    retain::io::write::write_table(&mut table, &path).unwrap();
+    drop(table);
+    let config = Config::default();
+    let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let summary = |label: &str, mut secs: Vec<f64>| {
+        secs.sort_by(f64::total_cmp);
+        println!(
+            "| {label} | min {:.2} s | median {:.2} s |",
+            secs[0],
+            secs[secs.len() / 2]
+        );
+    };
+    let (mut read, mut features) = (Vec::new(), Vec::new());
+    let mut rows = 0;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let tx = common::load(&path, &config);
+        read.push(started.elapsed().as_secs_f64());
+        rows = tx.accounting.rows_read;
+        let started = Instant::now();
+        retain::features::aggregate(&tx, as_of).unwrap();
+        features.push(started.elapsed().as_secs_f64());
+    }
+    println!("{customers} customers, {rows} rows");
+    summary("read and clean (Parquet)", read);
+    summary("feature aggregation", features);
+}
