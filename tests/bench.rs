@@ -1,4 +1,5 @@
-//! Benchmarks of the churn model's fit, run on demand (they measure, they never fail on time):
+//! Benchmarks, run on demand (they measure, they never fail on time): the churn model's fit, and
+//! reading + cleaning and the feature aggregation repeated in one process.
 //!
 //!   cargo test --release --test bench -- --ignored --nocapture
 //!

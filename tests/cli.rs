@@ -636,3 +636,26 @@ fn a_damaged_parquet_file_is_an_input_error_not_a_panic() {
         &["damaged.parquet: cannot read as Parquet: the file is damaged"],
     );
 }
+
+#[test]
+fn a_mapped_column_named_twice_in_the_header_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "twice.csv",
+        "Kunde,order_date,Kunde,note,note\n1,2024-01-01,2,a,b\n",
+    );
+    let out = run(&["validate", "--input", &path, "--col-customer-id", "Kunde"]);
+    assert_exit(
+        &out,
+        3,
+        &["twice.csv, line 1, column 'Kunde': the header names 'Kunde' twice (columns 1 and 3)"],
+    );
+    // A repeated name among columns retain does not read is no matter.
+    let path = write(
+        &dir,
+        "notes.csv",
+        "customer_id,order_date,note,note\n1,2024-01-01,a,b\n",
+    );
+    assert_exit(&run(&["validate", "--input", &path]), 0, &[]);
+}

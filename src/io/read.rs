@@ -433,6 +433,24 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
     let mut selected = Vec::new();
     let mut present = Vec::new();
     for (canonical, user) in config.columns.pairs() {
+        // polars renames a repeated header name to NAME_duplicated_0: which of the two columns
+        // holds the values is then a guess, so it is refused.
+        let again = format!("{user}_duplicated_0");
+        if format == Format::Csv && schema.contains(user) && schema.contains(&again) {
+            let at = |name: &str| schema.index_of(name).map_or(0, |i| i + 1);
+            return Err(Error::InputData {
+                location: crate::error::Location {
+                    path: path.into(),
+                    position: Some(crate::error::Position::Line(1)),
+                    column: Some(user.to_string()),
+                },
+                message: format!(
+                    "the header names '{user}' twice (columns {} and {}), so which one holds {canonical} is a guess; rename one of them",
+                    at(user),
+                    at(&again)
+                ),
+            });
+        }
         if schema.contains(user) {
             selected.push(col(user).alias(canonical));
             present.push(canonical);
