@@ -347,6 +347,13 @@ impl Config {
                 self.model.horizon_days
             ));
         }
+        // Checked again with the fit's other parameters; here so that `validate` finds it too.
+        if self.model.propensity_shrink.is_nan() || self.model.propensity_shrink < 0.0 {
+            return Err(format!(
+                "model.propensity_shrink must be ≥ 0, got {}",
+                self.model.propensity_shrink
+            ));
+        }
         if self.recommend.k == 0 || self.recommend.k > 1000 {
             return Err(format!(
                 "recommend.k must be between 1 and 1000, got {}",
@@ -437,5 +444,17 @@ mod tests {
         let mut config = Config::default();
         config.input.separator = ";;".into();
         assert!(config.check().unwrap_err().contains("separator"));
+    }
+
+    #[test]
+    fn negative_or_nan_propensity_shrink_is_refused() {
+        for bad in [-1.0, f64::NAN] {
+            let mut config = Config::default();
+            config.model.propensity_shrink = bad;
+            assert!(config.check().unwrap_err().contains("propensity_shrink"));
+        }
+        let mut config = Config::default();
+        config.model.propensity_shrink = 0.0;
+        assert!(config.check().is_ok());
     }
 }

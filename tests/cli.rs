@@ -87,6 +87,21 @@ fn unparseable_date_names_line_column_value_and_formats() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["rows_kept"], 3);
     assert_eq!(report["last_purchase"], "2024-01-02T00:00:00");
+    assert!(!stderr(&out).contains("did not read"), "{}", stderr(&out));
+    // A format that fits no date is said to have been passed over, not silently ignored.
+    let iso = write(
+        &dir,
+        "iso.csv",
+        "customer_id,order_date\n1,2024-01-02\n2,2024-01-03\n",
+    );
+    let out = run(&["validate", "--input", &iso, "--date-format", "%d.%m.%Y"]);
+    assert_exit(
+        &out,
+        0,
+        &[
+            "the date format \"%d.%m.%Y\" (--date-format or input.date_format) did not read all of the first 1,000 order dates; \"%Y-%m-%d\" did, and was used",
+        ],
+    );
 }
 
 #[test]

@@ -399,6 +399,11 @@ pub fn clean(
     if let Some(note) = multiline_values(&raw, columns)? {
         notes.push(note);
     }
+    if let (Some(used), Some(given)) = (date.dates.instead_of_user_format, &date_format) {
+        notes.push(format!(
+            "the date format \"{given}\" (--date-format or input.date_format) did not read all of the first 1,000 order dates; \"{used}\" did, and was used"
+        ));
+    }
     if let Some((name, format)) = date.dates.detected {
         notes.push(format!(
             "order dates read as {name} ({format}): no ISO 8601 format fits them; --date-format overrides"

@@ -116,6 +116,8 @@ pub struct DateReading {
     /// Day-first and month-first formats read the column equally well (every day ≤ 12): the
     /// first row whose value they read differently, and each one's name and format.
     pub ambiguous: Option<(usize, [(&'static str, &'static str); 2])>,
+    /// A user format was given but a built-in one read the first values better and was used.
+    pub instead_of_user_format: Option<&'static str>,
 }
 
 fn failed_mask(raw: &Column, parsed: &Column) -> PolarsResult<Column> {
@@ -238,6 +240,14 @@ pub fn parse_datetime(
         _ => {}
     }
     let formats: Vec<&str> = user_format.into_iter().chain(DATE_FORMATS).collect();
+    // The built-in format used where the user's was given: theirs is always tried first.
+    let instead = |best: &str| {
+        user_format.and_then(|user| {
+            (best != user)
+                .then(|| DATE_FORMATS.iter().copied().find(|f| *f == best))
+                .flatten()
+        })
+    };
     let mut text = raw.cast(&DataType::String)?;
     if let Some(best) = best_format(&text, &formats)? {
         let values = parse_with(&text, best)?;
@@ -246,7 +256,10 @@ pub fn parse_datetime(
             return Ok(Parsed {
                 values,
                 failed,
-                dates: DateReading::default(),
+                dates: DateReading {
+                    instead_of_user_format: instead(best),
+                    ..Default::default()
+                },
             });
         }
     }
@@ -269,7 +282,11 @@ pub fn parse_datetime(
     }
     let mut values = match values {
         Some(values) => values,
-        None => parse_family(&text, &formats)?.0,
+        None => {
+            let (values, best) = parse_family(&text, &formats)?;
+            dates.instead_of_user_format = instead(best);
+            values
+        }
     };
     if let (Some(offsets), Some(tz)) = (offsets, time_zone) {
         values = to_zone(&values, &offsets, tz)?;
