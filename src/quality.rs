@@ -45,7 +45,8 @@ fn pct(part: u64, whole: u64) -> f64 {
 /// Summarises cleaned transactions.
 pub fn report(tx: &Transactions) -> Result<QualityReport> {
     let kind = col(line::KIND);
-    // One row per order first: counting orders and customers on it avoids concatenating ids.
+    // Orders and customers counted on their integer codes (an order code stands for one customer
+    // and order key): no group-by over text.
     let acts = tx
         .lines
         .clone()
@@ -55,23 +56,21 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
                 .eq(lit(LineKind::Purchase.code()))
                 .or(kind.clone().eq(lit(LineKind::NonProduct.code()))),
         )
-        .group_by([col(line::CUSTOMER_ID), col(line::ORDER_KEY)])
-        .agg([
-            col(line::ORDER_TS).min().alias("first"),
-            col(line::ORDER_TS).max().alias("last"),
-        ])
         .select([
-            col(line::CUSTOMER_ID)
+            col(line::CUSTOMER_IX)
                 .n_unique()
                 .cast(DataType::UInt64)
                 .alias("customers"),
-            len().cast(DataType::UInt64).alias("orders"),
-            col("first")
+            col(line::ORDER_IX)
+                .n_unique()
+                .cast(DataType::UInt64)
+                .alias("orders"),
+            col(line::ORDER_TS)
                 .min()
                 .dt()
                 .strftime("%Y-%m-%dT%H:%M:%S")
                 .alias("first"),
-            col("last")
+            col(line::ORDER_TS)
                 .max()
                 .dt()
                 .strftime("%Y-%m-%dT%H:%M:%S")
@@ -83,7 +82,7 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         .clone()
         .lazy()
         .filter(kind.eq(lit(LineKind::Purchase.code())))
-        .select([col(line::PRODUCT_ID)
+        .select([col(line::PRODUCT_IX)
             .drop_nulls()
             .n_unique()
             .cast(DataType::UInt64)])

@@ -339,7 +339,7 @@ fn check_failures(
 
 /// Classifies every row of `raw` and builds the line table.
 pub fn clean(
-    raw: RawInput,
+    mut raw: RawInput,
     columns: &crate::config::ColumnMap,
     rules: &CleaningRules,
     options: &InputOptions,
@@ -347,7 +347,8 @@ pub fn clean(
 ) -> Result<Cleaned> {
     let height = raw.table.height();
     let table = &raw.table;
-    let has = |c: &str| raw.has(c);
+    let present = raw.present.clone();
+    let has = |c: &str| present.contains(&c);
 
     let date_format = options.date_format_used();
     let time_zone = options.zone().map_err(Error::Usage)?;
@@ -488,6 +489,11 @@ pub fn clean(
         work.push(column);
     }
     let mut work = DataFrame::new(height, work)?;
+    if !keep_rejected {
+        // Every value is parsed and checked: the text as read is needed again only for the
+        // quarantine list. Columns the work table shares (text kept as it was) stay alive.
+        raw.table = DataFrame::empty();
+    }
     let non_product_codes: HashSet<&str> =
         rules.non_product_codes.iter().map(String::as_str).collect();
     let non_product: BooleanChunked = work
