@@ -599,9 +599,15 @@ pub fn clean(
         counts[code as usize] += 1;
     }
     let accounting = Accounting::from_counts(&counts, height as u64)?;
+    let rejected = if keep_rejected {
+        Some(rejected_rows(&raw, &classified)?)
+    } else {
+        None
+    };
 
+    // The classified table goes into the line table's query, so its columns are freed before
+    // the codes are assigned.
     let mut lines = classified
-        .clone()
         .lazy()
         .filter(col(line::KIND).neq(kind_code(LineKind::Ignored)))
         .with_columns([
@@ -628,11 +634,6 @@ pub fn clean(
         .collect()?;
 
     let customers = encode::encode(&mut lines)?;
-    let rejected = if keep_rejected {
-        Some(rejected_rows(&raw, &classified)?)
-    } else {
-        None
-    };
     Ok(Cleaned {
         transactions: Transactions {
             source: raw.path.clone(),
