@@ -90,7 +90,7 @@ pub fn run(args: &RecommendArgs) -> Result<()> {
         let (model, history, blend, _) = fit(tx, as_of, &config)?;
         (model, history, blend)
     } else {
-        let history = History::build(tx, as_of, CoPurchaseParams::default().popularity_days)?;
+        let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;
         let (model, meta) = artifact::load(&args.model_dir, &history)?;
         (model, history, meta.blend)
     };

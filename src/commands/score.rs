@@ -306,7 +306,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let saved = args.model_dir.join(crate::recommend::artifact::META_FILE);
     let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved.exists() {
-        let history = History::build(tx, as_of, CoPurchaseParams::default().popularity_days)?;
+        let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;
         let (model, meta) = crate::recommend::artifact::load(&args.model_dir, &history)?;
         Some(Suggester {
             model,
