@@ -210,8 +210,11 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
     let orders = before
         .clone()
         .filter(activity(kind()))
-        .group_by([cix(), col(line::ORDER_IX)])
+        // An order code belongs to one customer (codes are per customer and order key), so the
+        // one integer key groups the orders.
+        .group_by([col(line::ORDER_IX)])
         .agg([
+            cix().first(),
             day().min().alias("day"),
             when(is_purchase())
                 .then(money_micros(col(line::LINE_VALUE)))
