@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
                 retain::error::panic_message(info.payload())
             ));
         }
-        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0") {
             eprintln!("{info}\n{}", std::backtrace::Backtrace::force_capture());
         }
     }));

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use polars::prelude::*;
 use retain::clean::Reason;
 use retain::config::Config;
 
@@ -84,4 +85,31 @@ fn csv_gzip_csv_and_parquet_give_identical_features() {
         assert_eq!(accounting, &tables[0].0);
         assert!(table.equals_missing(&tables[0].1));
     }
+
+    // Warehouse exports write money as DECIMAL: the same file with unit prices as Decimal(18, 2)
+    // gives the same features (a decimal column made polars panic before dtype-decimal).
+    let parquet = dir.path().join("g.parquet");
+    let mut frame = ParquetReader::new(std::fs::File::open(&parquet).unwrap())
+        .finish()
+        .unwrap();
+    let price = frame.column("unit_price").unwrap().clone();
+    assert_eq!(
+        price.dtype(),
+        &DataType::Float64,
+        "the generator writes floats"
+    );
+    frame
+        .with_column(price.cast(&DataType::Decimal(18, 2)).unwrap())
+        .unwrap();
+    let decimal = dir.path().join("decimal.parquet");
+    ParquetWriter::new(std::fs::File::create(&decimal).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let tx = load(&decimal, &config);
+    let as_of = retain::features::default_as_of(&tx).unwrap();
+    let table = retain::features::compute(&tx, as_of, &Default::default())
+        .unwrap()
+        .table;
+    assert_eq!(tx.accounting, tables[0].0);
+    assert!(table.equals_missing(&tables[0].1));
 }
