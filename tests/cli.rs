@@ -674,3 +674,38 @@ fn a_mapped_column_named_twice_in_the_header_is_refused() {
     );
     assert_exit(&run(&["validate", "--input", &path]), 0, &[]);
 }
+
+#[test]
+fn unix_timestamps_and_bare_times_as_order_dates_get_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = write(
+        &dir,
+        "epoch.csv",
+        "customer_id,order_date\n1,1700000000\n2,1700003600\n",
+    );
+    let out = run(&["validate", "--input", &seconds]);
+    assert_exit(
+        &out,
+        3,
+        &["'1700000000' looks like a Unix timestamp in seconds: --date-format %s reads those"],
+    );
+    // And it does: 1,700,000,000 s after 1970-01-01 is 2023-11-14 22:13:20 UTC.
+    let out = run(&[
+        "validate",
+        "--input",
+        &seconds,
+        "--date-format",
+        "%s",
+        "--json",
+    ]);
+    assert_exit(&out, 0, &[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["first_purchase"], "2023-11-14T22:13:20");
+
+    let millis = write(&dir, "ms.csv", "customer_id,order_date\n1,1700000000000\n");
+    let out = run(&["validate", "--input", &millis]);
+    assert_exit(&out, 3, &["looks like a Unix timestamp in milliseconds"]);
+    let times = write(&dir, "times.csv", "customer_id,order_date\n1,12:30:00\n");
+    let out = run(&["validate", "--input", &times]);
+    assert_exit(&out, 3, &["this column holds times of day without a date"]);
+}

@@ -270,6 +270,29 @@ fn may_hold_line_break(text: &StringChunked) -> bool {
     })
 }
 
+/// What an unreadable date looks like, when it looks like something known that is not a date.
+fn date_hint(bad: &str) -> String {
+    let digits = bad.bytes().all(|b| b.is_ascii_digit());
+    let time_only = bad.len() >= 5
+        && bad.as_bytes()[2] == b':'
+        && bad
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b':' || b == b'.');
+    if digits && (9..=10).contains(&bad.len()) {
+        format!(
+            "; '{bad}' looks like a Unix timestamp in seconds: --date-format %s reads those (as UTC times)"
+        )
+    } else if digits && bad.len() == 13 {
+        format!(
+            "; '{bad}' looks like a Unix timestamp in milliseconds: export the dates as dates, or convert the column first"
+        )
+    } else if time_only {
+        "; this column holds times of day without a date: map the column with the order date (--col-order-date)".to_string()
+    } else {
+        String::new()
+    }
+}
+
 /// Where a row of the input as read is in the file.
 fn raw_position(raw: &RawInput, row: u64) -> Position {
     position(&raw.path, raw.format, raw.separator, row)
@@ -393,7 +416,7 @@ pub fn clean(
         date_column,
         &date.failed,
         options.max_unparseable_share,
-        |_| expected,
+        |bad| expected + &date_hint(bad),
     )?;
 
     let mut notes = Vec::new();
