@@ -255,8 +255,9 @@ fn multiline_values(raw: &RawInput, columns: &crate::config::ColumnMap) -> Resul
 }
 
 /// False when no value of `text` holds a line break; a quick look at the raw bytes (a memchr over
-/// the string buffers and the short values kept inside their views), 20× faster than testing
-/// value by value. True may be wrong (a buffer can hold bytes no value uses).
+/// the string buffers and the short values kept inside their views): 0.24 s on 12 M rows of 8
+/// columns where testing value by value took 1-1.8 s. True may be wrong (a buffer can hold bytes
+/// no value uses), so a column it flags is then tested value by value.
 fn may_hold_line_break(text: &StringChunked) -> bool {
     text.downcast_iter().any(|array| {
         array
