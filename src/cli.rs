@@ -65,7 +65,7 @@ pub struct SettingsArgs {
     /// Your column holding the country [default: country].
     #[arg(long, value_name = "NAME")]
     pub col_country: Option<String>,
-    /// CSV field separator [default: ,].
+    /// CSV field separator [default: ,]; a tab as '\t' or tab.
     #[arg(long, value_name = "CHAR")]
     pub separator: Option<String>,
     /// strftime format of order dates, tried before the built-in ISO 8601 formats (e.g. "%d/%m/%Y %H:%M"); without it, ISO 8601 and common export formats (9.12.2011, 12/9/2011, ...) are recognised.

@@ -51,6 +51,10 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
     set(&mut c.columns.unit_price, col_unit_price);
     set(&mut c.columns.country, col_country);
     set(&mut c.input.separator, separator);
+    // A tab typed on a command line arrives as the two characters \t.
+    if c.input.separator == "\\t" || c.input.separator.eq_ignore_ascii_case("tab") {
+        c.input.separator = "\t".into();
+    }
     if date_format.is_some() {
         c.input.date_format.clone_from(date_format);
     }

@@ -709,3 +709,37 @@ fn unix_timestamps_and_bare_times_as_order_dates_get_a_hint() {
     let out = run(&["validate", "--input", &times]);
     assert_exit(&out, 3, &["this column holds times of day without a date"]);
 }
+
+#[test]
+fn a_file_with_another_separator_is_told_which_to_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let semi = write(&dir, "semi.csv", "customer_id;order_date\n1;2024-01-01\n");
+    let out = run(&["validate", "--input", &semi]);
+    assert_exit(
+        &out,
+        3,
+        &[
+            "the file's header is one column, 'customer_id;order_date', which looks separated by ';': pass --separator ';'",
+        ],
+    );
+    assert_exit(
+        &run(&["validate", "--input", &semi, "--separator", ";"]),
+        0,
+        &[],
+    );
+    // A tab typed on a command line arrives as backslash and t; both spellings work.
+    let tab = write(&dir, "tab.tsv", "customer_id\torder_date\n1\t2024-01-01\n");
+    let out = run(&["validate", "--input", &tab]);
+    assert_exit(
+        &out,
+        3,
+        &["looks separated by '\\t': pass --separator '\\t'"],
+    );
+    for spelling in ["\\t", "tab"] {
+        assert_exit(
+            &run(&["validate", "--input", &tab, "--separator", spelling]),
+            0,
+            &[],
+        );
+    }
+}

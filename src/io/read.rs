@@ -334,6 +334,18 @@ fn walk_records(
     Some(())
 }
 
+/// The separator a CSV file seems to use when its header was read as one column: `;`, tab or `|`
+/// inside that column's name.
+fn other_separator(format: Format, names: &[&str], config: &Config) -> Option<char> {
+    match (format, names) {
+        (Format::Csv, [only]) => [';', '\t', '|', ',']
+            .into_iter()
+            .filter(|c| config.input.separator != c.to_string())
+            .find(|c| only.contains(*c)),
+        _ => None,
+    }
+}
+
 /// Names the line behind a failed CSV read when it can be found: a stray quote that swallows
 /// line breaks, or a line with more fields than the header (whichever comes first).
 fn csv_failure(path: &Path, format: Format, separator: u8, e: PolarsError) -> Error {
@@ -463,11 +475,20 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
                     position: Some(crate::error::Position::Line(1)),
                     column: Some(user.to_string()),
                 },
-                message: format!(
-                    "no column '{user}' for {canonical}; the file has columns [{}]; map yours with --col-{} NAME or [columns] {canonical} = \"NAME\" in the config",
-                    found.join(", "),
-                    canonical.replace('_', "-"),
-                ),
+                message: match other_separator(format, &found, config) {
+                    // One column whose name holds another separator: the file is not split at all.
+                    Some(other) => format!(
+                        "no column '{user}' for {canonical}; the file's header is one column, '{}', which looks separated by '{}': pass --separator '{}' (input.separator)",
+                        found[0],
+                        other.escape_default(),
+                        other.escape_default(),
+                    ),
+                    None => format!(
+                        "no column '{user}' for {canonical}; the file has columns [{}]; map yours with --col-{} NAME or [columns] {canonical} = \"NAME\" in the config",
+                        found.join(", "),
+                        canonical.replace('_', "-"),
+                    ),
+                },
             });
         }
     }
