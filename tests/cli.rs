@@ -118,9 +118,25 @@ fn missing_required_column_lists_the_columns_found() {
             "--col-customer-id",
         ],
     );
+    // 'client' is not customer_id written another way: no guess.
+    assert!(!stderr(&out).contains("probably"), "{}", stderr(&out));
     // Mapping the column fixes it.
     let out = run(&["validate", "--input", &path, "--col-customer-id", "client"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The same name written another way is pointed out.
+    let path = write(
+        &dir,
+        "export.csv",
+        "Customer ID,order_date
+1,2024-01-02
+",
+    );
+    let out = run(&["validate", "--input", &path]);
+    assert_exit(
+        &out,
+        3,
+        &["(here probably --col-customer-id \"Customer ID\")"],
+    );
 }
 
 #[test]

@@ -334,6 +334,19 @@ fn walk_records(
     Some(())
 }
 
+/// A column whose name is `wanted` written another way (`CustomerID`, `Customer ID` for
+/// `customer_id`): equal in letters and digits, ignoring case.
+fn same_name<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
+    let key = |name: &str| -> String {
+        name.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = key(wanted);
+    names.iter().copied().find(|name| key(name) == wanted)
+}
+
 /// The separator a CSV file seems to use when its header was read as one column: `;`, tab or `|`
 /// inside that column's name.
 fn other_separator(format: Format, names: &[&str], config: &Config) -> Option<char> {
@@ -484,9 +497,13 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
                         other.escape_default(),
                     ),
                     None => format!(
-                        "no column '{user}' for {canonical}; the file has columns [{}]; map yours with --col-{} NAME or [columns] {canonical} = \"NAME\" in the config",
+                        "no column '{user}' for {canonical}; the file has columns [{}]; map yours with --col-{} NAME or [columns] {canonical} = \"NAME\" in the config{}",
                         found.join(", "),
                         canonical.replace('_', "-"),
+                        same_name(user, &found).map_or(String::new(), |name| format!(
+                            " (here probably --col-{} \"{name}\")",
+                            canonical.replace('_', "-")
+                        )),
                     ),
                 },
             });
