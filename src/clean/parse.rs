@@ -301,13 +301,8 @@ pub fn parse_datetime(
 
 /// The first format that reads a sample of the column in full, if any.
 fn best_format<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<Option<&'a str>> {
-    let sample = text.drop_nulls().head(Some(1000));
-    for format in formats {
-        if parse_with(&sample, format)?.null_count() == 0 {
-            return Ok(Some(format));
-        }
-    }
-    Ok(None)
+    let (format, failed) = fewest_failures(text, formats)?;
+    Ok((failed == 0).then_some(format))
 }
 
 /// Parses text with the format that reads a sample in full (or, failing that, most of it), then
@@ -327,18 +322,24 @@ fn parse_family<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(Column,
 /// The format that reads most of a sample of the column: the first that reads all of it, else
 /// the first of those that fail least.
 fn most_read<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<&'a str> {
+    Ok(fewest_failures(text, formats)?.0)
+}
+
+/// The first format that reads all of a 1,000-value sample of the column, else the first of those
+/// that fail least, with its number of failures in the sample.
+fn fewest_failures<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(&'a str, usize)> {
     let sample = text.drop_nulls().head(Some(1000));
     let mut best = (formats[0], usize::MAX);
     for format in formats {
         let failed = parse_with(&sample, format)?.null_count();
         if failed == 0 {
-            return Ok(format);
+            return Ok((format, 0));
         }
         if failed < best.1 {
             best = (format, failed);
         }
     }
-    Ok(best.0)
+    Ok(best)
 }
 
 /// Reads the column in the common export format family that fits it; `None` if none reads 99 %
