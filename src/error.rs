@@ -134,6 +134,23 @@ impl Error {
             message: message.into(),
         }
     }
+
+    /// An input-data error about one place in a file: a line or row, and a column if known.
+    pub fn input_at(
+        path: impl Into<PathBuf>,
+        position: Position,
+        column: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::InputData {
+            location: Location {
+                path: path.into(),
+                position: Some(position),
+                column: column.map(str::to_string),
+            },
+            message: message.into(),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

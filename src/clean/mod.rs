@@ -332,13 +332,11 @@ fn check_failures(
         && let Some(odd) = crate::io::read::first_short_line(&raw.path, raw.separator)
         && odd.row == first as u64
     {
-        return Err(Error::InputData {
-            location: Location {
-                path: raw.path.clone(),
-                position: Some(Position::Line(odd.line)),
-                column: None,
-            },
-            message: if odd.fields == 0 {
+        return Err(Error::input_at(
+            &raw.path,
+            Position::Line(odd.line),
+            None,
+            if odd.fields == 0 {
                 format!("the line is blank, so '{user_name}' has no value")
             } else {
                 format!(
@@ -346,7 +344,7 @@ fn check_failures(
                     odd.fields, odd.header, raw.separator as char
                 )
             },
-        });
+        ));
     }
     Err(Error::Unparseable(Box::new(Unparseable {
         location: Location {
@@ -383,18 +381,16 @@ pub fn clean(
     )?;
     let date_column = columns.source_name(input::ORDER_DATE);
     if let Some((row, [(a, format_a), (b, format_b)])) = date.dates.ambiguous {
-        return Err(Error::InputData {
-            location: Location {
-                path: raw.path.clone(),
-                position: Some(raw_position(&raw, row as u64)),
-                column: Some(date_column.to_string()),
-            },
-            message: format!(
+        return Err(Error::input_at(
+            &raw.path,
+            raw_position(&raw, row as u64),
+            Some(date_column),
+            format!(
                 "'{}' reads as {a} and as {b}, and every date in the column fits both; \
                  say which with --date-format \"{format_a}\" or \"{format_b}\" (or input.date_format)",
                 value_text(&raw, input::ORDER_DATE, row)?
             ),
-        });
+        ));
     }
     let expected = match date.dates.detected {
         Some((name, format)) => format!(

@@ -157,18 +157,16 @@ pub fn data_end(tx: &Transactions) -> Result<DataEnd> {
 pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
     let end = data_end(tx)?;
     if end.isolated() {
-        return Err(Error::InputData {
-            location: crate::error::Location {
-                path: tx.source.clone(),
-                position: Some(tx.position(end.last_row)),
-                column: None,
-            },
-            message: format!(
+        return Err(Error::input_at(
+            &tx.source,
+            tx.position(end.last_row),
+            None,
+            format!(
                 "{}: a mistyped date would make every customer look lapsed at the default as-of date {}. Fix the date, or choose the date with --as-of",
                 end.describe(None),
                 end.last_day + chrono::Duration::days(1)
             ),
-        });
+        ));
     }
     Ok(end.last_day + chrono::Duration::days(1))
 }

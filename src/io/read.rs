@@ -365,13 +365,8 @@ fn csv_failure(path: &Path, format: Format, separator: u8, e: PolarsError) -> Er
     if format != Format::Csv {
         return read_error(path, format, e);
     }
-    let at = |line: u64, message: String| Error::InputData {
-        location: crate::error::Location {
-            path: path.into(),
-            position: Some(crate::error::Position::Line(line)),
-            column: None,
-        },
-        message,
+    let at = |line: u64, message: String| {
+        Error::input_at(path, crate::error::Position::Line(line), None, message)
     };
     let text = e.to_string();
     let ragged = text
@@ -463,18 +458,16 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
         let again = format!("{user}_duplicated_0");
         if format == Format::Csv && schema.contains(user) && schema.contains(&again) {
             let at = |name: &str| schema.index_of(name).map_or(0, |i| i + 1);
-            return Err(Error::InputData {
-                location: crate::error::Location {
-                    path: path.into(),
-                    position: Some(crate::error::Position::Line(1)),
-                    column: Some(user.to_string()),
-                },
-                message: format!(
+            return Err(Error::input_at(
+                path,
+                crate::error::Position::Line(1),
+                Some(user),
+                format!(
                     "the header names '{user}' twice (columns {} and {}), so which one holds {canonical} is a guess; rename one of them",
                     at(user),
                     at(&again)
                 ),
-            });
+            ));
         }
         if schema.contains(user) {
             selected.push(col(user).alias(canonical));
@@ -482,13 +475,11 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
         } else if REQUIRED.contains(&canonical) || user != canonical {
             // A required column, or one the user mapped explicitly, must exist.
             let found: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-            return Err(Error::InputData {
-                location: crate::error::Location {
-                    path: path.into(),
-                    position: Some(crate::error::Position::Line(1)),
-                    column: Some(user.to_string()),
-                },
-                message: match other_separator(format, &found, config) {
+            return Err(Error::input_at(
+                path,
+                crate::error::Position::Line(1),
+                Some(user),
+                match other_separator(format, &found, config) {
                     // One column whose name holds another separator: the file is not split at all.
                     Some(other) => format!(
                         "no column '{user}' for {canonical}; the file's header is one column, '{}', which looks separated by '{}': pass --separator '{}' (input.separator)",
@@ -506,7 +497,7 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
                         )),
                     ),
                 },
-            });
+            ));
         }
     }
     let separator = config.input.separator.as_bytes()[0];
