@@ -12,6 +12,7 @@ pub mod error;
 pub mod features;
 pub mod generate;
 pub mod io;
+pub mod memory;
 pub mod model;
 pub mod offers;
 pub mod output;

@@ -28,26 +28,28 @@ pub mod input {
 pub mod line {
     /// 0-based position of the row in the input (before any filtering).
     pub const ROW: &str = "row";
-    pub const CUSTOMER_ID: &str = "customer_id";
-    /// `order_id` where given, else customer id and day (one order per customer and day).
-    pub const ORDER_KEY: &str = "order_key";
     pub const ORDER_TS: &str = "order_ts";
     /// Dense integer codes (see [`crate::clean::encode`]): every group-by runs on these.
     pub const CUSTOMER_IX: &str = "customer_ix";
     pub const ORDER_IX: &str = "order_ix";
     pub const PRODUCT_IX: &str = "product_ix";
     pub const ORDER_DAY: &str = "order_day";
-    pub const PRODUCT_ID: &str = "product_id";
-    pub const PRODUCT_NAME: &str = "product_name";
     pub const QUANTITY: &str = "quantity";
     pub const UNIT_PRICE: &str = "unit_price";
     /// quantity × unit price; 1 per line when the input has no prices. Negative for returns.
     pub const LINE_VALUE: &str = "line_value";
-    pub const COUNTRY: &str = "country";
     /// [`crate::clean::LineKind`] as its integer code.
     pub const KIND: &str = "kind";
     /// [`crate::clean::Reason`] as its integer code (0 = kept).
     pub const REASON: &str = "reason";
+
+    // Text that cleaning puts on each line and [`crate::clean::encode`] replaces by the codes;
+    // the dictionaries (`Transactions::customers`, `Transactions::products`) keep it per code.
+    pub const CUSTOMER_ID: &str = "customer_id";
+    /// `order_id` where given, else customer id and day (one order per customer and day).
+    pub const ORDER_KEY: &str = "order_key";
+    pub const PRODUCT_ID: &str = "product_id";
+    pub const PRODUCT_NAME: &str = "product_name";
 }
 
 /// Columns of the customer feature table, in the order they are written.

@@ -57,7 +57,7 @@ fn generated_data_is_dirty_like_a_real_export() {
     assert!(a.rows_kept as f64 > 0.85 * a.rows_read as f64);
     // Ids keep their leading zeros.
     assert_eq!(
-        str_at(&tx.lines, "customer_id", 0).map(|s| s.len()),
+        str_at(&tx.customers, "customer_id", 0).map(|s| s.len()),
         Some(6),
         "ids are six digits, zero-padded"
     );

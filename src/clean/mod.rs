@@ -168,6 +168,8 @@ pub struct Transactions {
     pub lines: DataFrame,
     /// `customer_ix` → `customer_id` for every customer in `lines`.
     pub customers: DataFrame,
+    /// `product_ix` → `product_id`, `product_name` for every product in `lines`.
+    pub products: DataFrame,
     pub accounting: Accounting,
     /// What the user should know about how values were read (e.g. dates with a UTC offset).
     pub notes: Vec<String>,
@@ -513,6 +515,7 @@ pub fn clean(
         // Every value is parsed and checked: the text as read is needed again only for the
         // quarantine list. Columns the work table shares (text kept as it was) stay alive.
         raw.table = DataFrame::empty();
+        crate::memory::release();
     }
     let non_product_codes: HashSet<&str> =
         rules.non_product_codes.iter().map(String::as_str).collect();
@@ -648,12 +651,11 @@ pub fn clean(
             col(input::QUANTITY).alias(line::QUANTITY),
             col(input::UNIT_PRICE).alias(line::UNIT_PRICE),
             col(line::LINE_VALUE),
-            col(input::COUNTRY).alias(line::COUNTRY),
             col(line::KIND),
         ])
         .collect()?;
 
-    let customers = encode::encode(&mut lines)?;
+    let dictionaries = encode::encode(&mut lines)?;
     Ok(Cleaned {
         transactions: Transactions {
             source: raw.path.clone(),
@@ -662,7 +664,8 @@ pub fn clean(
             present: raw.present.clone(),
             empty: raw.empty.clone(),
             lines,
-            customers,
+            customers: dictionaries.customers,
+            products: dictionaries.products,
             accounting,
             notes,
         },

@@ -14,6 +14,7 @@ pub fn run(args: &FeaturesArgs) -> Result<()> {
     let (as_of, _) = settings::as_of_or_default(as_of, tx)?;
     let started = std::time::Instant::now();
     let built = features::compute(tx, as_of, &config.features)?;
+    crate::memory::release();
     super::progress(format!(
         "built features of {} customers at {as_of} ({:.2} s)",
         built.table.height(),

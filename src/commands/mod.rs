@@ -48,6 +48,7 @@ pub(crate) fn load(path: &Path, config: &Config, keep_rejected: bool) -> Result<
         &config.input,
         keep_rejected,
     )?;
+    crate::memory::release();
     let a = &cleaned.transactions.accounting;
     progress(format!(
         "read {} rows from {}: {} kept, {} rejected ({:.2} s)",

@@ -72,6 +72,7 @@ impl Stages {
         let Some((name, started)) = self.current.take() else {
             return;
         };
+        crate::memory::release();
         let seconds = started.elapsed().as_secs_f64();
         self.timings.push((name, seconds));
         line(&format!(

@@ -71,28 +71,23 @@ impl History {
                 .eq(lit(LineKind::Purchase.code()))
                 .and(col(line::PRODUCT_IX).is_not_null()),
         );
-        let catalog = purchases
+        // Products with a purchase: the codes below the highest of them are the model's products
+        // (a code never bought keeps an empty id and name).
+        let bought = purchases
             .clone()
-            .group_by([col(line::PRODUCT_IX)])
-            .agg([
-                col(line::PRODUCT_ID).first(),
-                col(line::PRODUCT_NAME).drop_nulls().first(),
-            ])
-            .sort([line::PRODUCT_IX], SortMultipleOptions::default())
+            .select([col(line::PRODUCT_IX)])
+            .unique(None, UniqueKeepStrategy::Any)
             .collect()?;
-        let n_products = catalog
-            .column(line::PRODUCT_IX)?
-            .u32()?
-            .max()
-            .map_or(0, |m| m as usize + 1);
+        let bought = u32s(&bought, line::PRODUCT_IX)?;
+        let n_products = bought.iter().max().map_or(0, |&m| m as usize + 1);
         let mut product_ids = vec![String::new(); n_products];
         let mut product_names = vec![String::new(); n_products];
-        let codes = u32s(&catalog, line::PRODUCT_IX)?;
-        let ids = catalog.column(line::PRODUCT_ID)?.str()?.clone();
-        let names = catalog.column(line::PRODUCT_NAME)?.str()?.clone();
-        for (i, &code) in codes.iter().enumerate() {
-            product_ids[code as usize] = ids.get(i).unwrap_or_default().to_string();
-            product_names[code as usize] = names.get(i).unwrap_or_default().trim_end().to_string();
+        let ids = tx.products.column(line::PRODUCT_ID)?.str()?;
+        let names = tx.products.column(line::PRODUCT_NAME)?.str()?;
+        for &code in &bought {
+            let i = code as usize;
+            product_ids[i] = ids.get(i).unwrap_or_default().to_string();
+            product_names[i] = names.get(i).unwrap_or_default().trim_end().to_string();
         }
 
         let before = purchases.filter(day().lt(lit(as_of_days)));
