@@ -215,6 +215,54 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
         );
     }
 
+    // A model used before its training date (2024-12-31) or over a horizon after it is named in
+    // the manifest's warnings; scoring goes on (a nightly job should not fail for it).
+    for (as_of, expected) in [
+        ("2024-12-01", "before the model's training date 2024-12-31"),
+        (
+            "2025-04-15",
+            "trained at 2024-12-31, 105 days before 2025-04-15",
+        ),
+        ("2025-03-31", ""),
+    ] {
+        let dir = tmp.path().join(format!("aged-{as_of}"));
+        let scored = retain_bin()
+            .current_dir(repo())
+            .args([
+                "score",
+                "--input",
+                "data/sample/transactions.csv",
+                "--as-of",
+                as_of,
+            ])
+            .arg("--model-dir")
+            .arg(&a)
+            .arg("--out")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(scored.status.code(), Some(0), "{as_of}");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        // No warnings, no key.
+        let none = Vec::new();
+        let warned: Vec<&str> = manifest["warnings"]
+            .as_array()
+            .unwrap_or(&none)
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.contains("training date") || w.contains("retrain"))
+            .collect();
+        if expected.is_empty() {
+            assert!(warned.is_empty(), "{as_of}: {warned:?}");
+        } else {
+            assert!(
+                warned.len() == 1 && warned[0].contains(expected),
+                "{as_of}: {warned:?}"
+            );
+        }
+    }
+
     // excel-de: semicolons, decimal commas and a BOM; parsed back, the same values.
     run(&de, &["--profile", "excel-de"]);
     let de_bytes = std::fs::read(de.join("at_risk_customers.csv")).unwrap();

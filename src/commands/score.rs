@@ -193,11 +193,9 @@ fn deliver(
         super::progress(format!("warning: {warning}"));
         warnings.push(warning);
     }
-    if as_of.to_string() < model.as_of {
-        super::progress(format!(
-            "warning: scoring at {as_of}, before the model's training date {}: its labels saw the future of these customers",
-            model.as_of
-        ));
+    if let Some(warning) = model_age_warning(model, as_of) {
+        super::progress(format!("warning: {warning}"));
+        warnings.push(warning);
     }
     let table = train::scoring_table(
         tx,
@@ -288,6 +286,25 @@ fn finish(
         None => super::progress("output complete: manifest.json and _SUCCESS written"),
     }
     Ok(())
+}
+
+/// A model used before its training date, or more than one horizon after it: the first saw the
+/// future of the customers it scores, the second has not seen the churn of the latest horizon.
+fn model_age_warning(model: &ChurnModel, as_of: NaiveDate) -> Option<String> {
+    let trained = NaiveDate::parse_from_str(&model.as_of, "%Y-%m-%d").ok()?;
+    let age = (as_of - trained).num_days();
+    if age < 0 {
+        Some(format!(
+            "scoring at {as_of}, before the model's training date {trained}: its labels saw the future of these customers"
+        ))
+    } else if age > i64::from(model.horizon_days) {
+        Some(format!(
+            "the churn model was trained at {trained}, {age} days before {as_of} and more than its {}-day horizon: it has not seen how customers churned since; retrain it (retain train)",
+            model.horizon_days
+        ))
+    } else {
+        None
+    }
 }
 
 pub fn run(args: &ScoreArgs) -> Result<()> {
