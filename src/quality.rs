@@ -107,8 +107,8 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         .filter(|e| !e.isolated())
         .map(|e| (e.last_day + chrono::Duration::days(1)).to_string());
     let mut report = QualityReport {
-        input: tx.source.display().to_string(),
-        format: tx.format,
+        input: tx.file.path.display().to_string(),
+        format: tx.file.format,
         rows_read: a.rows_read,
         rows_kept: a.rows_kept,
         rows_rejected: a.rows_rejected,
@@ -160,7 +160,7 @@ fn isolated_start(tx: &Transactions) -> Result<Option<String>> {
         format!(
             "the first purchase, on {} ({}), is {gap} days before 99.9 % of all purchases (from {}): a mistyped date? It lengthens that customer's history",
             features::from_epoch_days(first),
-            tx.position(row),
+            tx.file.position(row),
             features::from_epoch_days(bulk)
         )
     }))

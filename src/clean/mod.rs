@@ -11,7 +11,6 @@ pub mod parse;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
-use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -19,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::{CleaningRules, InputOptions};
 use crate::error::{Error, Location, Position, Result, Unparseable};
-use crate::io::read::{Format, RawInput};
+use crate::io::read::{Format, InputFile, RawInput};
 use crate::schema::{input, line};
 
 /// Why a row is not a purchase line. `Kept` is the absence of a reason.
@@ -156,10 +155,8 @@ impl Accounting {
 /// Cleaned purchase data: the line table every later stage reads, and how it was obtained.
 #[derive(Debug, Clone)]
 pub struct Transactions {
-    pub source: PathBuf,
-    pub format: Format,
-    /// The CSV field separator (unused for Parquet).
-    pub separator: u8,
+    /// The file read, to find a row in it again.
+    pub file: InputFile,
     /// Canonical columns the input has (and that are not empty).
     pub present: Vec<&'static str>,
     /// Canonical columns that exist in the input but are empty in every row.
@@ -179,11 +176,6 @@ impl Transactions {
     pub fn has(&self, canonical: &str) -> bool {
         self.present.contains(&canonical)
     }
-
-    /// Where an input row (0-based, as in `lines`' `row` column) is in the file.
-    pub fn position(&self, row: u64) -> Position {
-        position(&self.source, self.format, self.separator, row)
-    }
 }
 
 /// The result of cleaning: transactions plus, when asked for, every rejected row with its reason.
@@ -199,31 +191,10 @@ const PRICE_FAILED: &str = "__price_failed";
 const NON_PRODUCT: &str = "__non_product";
 const DUPLICATE: &str = "__duplicate";
 
-/// Where data rows (0-based, ascending) are in the input: their lines in a CSV file, found by
-/// record so that quoted line breaks before them count (one more pass over the file, made only
-/// for messages and the quarantine list), or their rows in a Parquet file.
-pub(crate) fn positions(path: &Path, format: Format, separator: u8, rows: &[u64]) -> Vec<Position> {
-    match format {
-        Format::Csv => crate::io::read::record_lines(path, separator, rows)
-            .unwrap_or_else(|| rows.iter().map(|row| row + 2).collect())
-            .into_iter()
-            .map(Position::Line)
-            .collect(),
-        Format::Parquet => rows.iter().map(|row| Position::Row(row + 1)).collect(),
-    }
-}
-
-/// Where one data row is in the input; see [`positions`].
-pub(crate) fn position(path: &Path, format: Format, separator: u8, row: u64) -> Position {
-    positions(path, format, separator, &[row])
-        .pop()
-        .unwrap_or(Position::Row(row + 1))
-}
-
 /// A note when CSV values hold line breaks. Quoted values may, but a stray quote makes the lines
 /// up to the next quote one value, and a reader cannot tell: the user should look at the line.
 fn multiline_values(raw: &RawInput, columns: &crate::config::ColumnMap) -> Result<Option<String>> {
-    if raw.format != Format::Csv {
+    if raw.file.format != Format::Csv {
         return Ok(None);
     }
     let suspects: Vec<(&str, &StringChunked)> = input::ALL
@@ -251,7 +222,7 @@ fn multiline_values(raw: &RawInput, columns: &crate::config::ColumnMap) -> Resul
             "{} a line break (the first in column '{}', {}): a quoted value may, but if its opening quote is a stray one, the lines up to the next quote were read as that one value, not as rows",
             if count == 1 { "1 value holds".to_string() } else { format!("{count} values hold") },
             columns.source_name(canonical),
-            raw_position(raw, row as u64)
+            raw.file.position(row as u64)
         )
     }))
 }
@@ -296,11 +267,6 @@ fn date_hint(bad: &str) -> String {
     }
 }
 
-/// Where a row of the input as read is in the file.
-fn raw_position(raw: &RawInput, row: u64) -> Position {
-    position(&raw.path, raw.format, raw.separator, row)
-}
-
 /// The input's value in one row, as text for a message.
 fn value_text(raw: &RawInput, canonical: &str, row: usize) -> Result<String> {
     Ok(match raw.table.column(canonical)?.get(row)? {
@@ -330,12 +296,12 @@ fn check_failures(
     let first = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
     let value = value_text(raw, canonical, first)?;
     if value.is_empty()
-        && raw.format == Format::Csv
-        && let Some(odd) = crate::io::read::first_short_line(&raw.path, raw.separator)
+        && raw.file.format == Format::Csv
+        && let Some(odd) = crate::io::read::first_short_line(&raw.file.path, raw.file.separator)
         && odd.row == first as u64
     {
         return Err(Error::input_at(
-            &raw.path,
+            &raw.file.path,
             Position::Line(odd.line),
             None,
             if odd.fields == 0 {
@@ -343,15 +309,15 @@ fn check_failures(
             } else {
                 format!(
                     "{} fields, but the header has {} (separator '{}'): the line is cut short, so '{user_name}' has no value",
-                    odd.fields, odd.header, raw.separator as char
+                    odd.fields, odd.header, raw.file.separator as char
                 )
             },
         ));
     }
     Err(Error::Unparseable(Box::new(Unparseable {
         location: Location {
-            path: raw.path.clone(),
-            position: Some(raw_position(raw, first as u64)),
+            path: raw.file.path.clone(),
+            position: Some(raw.file.position(first as u64)),
             column: Some(user_name.to_string()),
         },
         expected: expected(&value),
@@ -384,8 +350,8 @@ pub fn clean(
     let date_column = columns.source_name(input::ORDER_DATE);
     if let Some((row, [(a, format_a), (b, format_b)])) = date.dates.ambiguous {
         return Err(Error::input_at(
-            &raw.path,
-            raw_position(&raw, row as u64),
+            &raw.file.path,
+            raw.file.position(row as u64),
             Some(date_column),
             format!(
                 "'{}' reads as {a} and as {b}, and every date in the column fits both; \
@@ -658,9 +624,7 @@ pub fn clean(
     let dictionaries = encode::encode(&mut lines)?;
     Ok(Cleaned {
         transactions: Transactions {
-            source: raw.path.clone(),
-            format: raw.format,
-            separator: raw.separator,
+            file: raw.file.clone(),
             present: raw.present.clone(),
             empty: raw.empty.clone(),
             lines,
@@ -748,12 +712,14 @@ fn rejected_rows(raw: &RawInput, classified: &DataFrame) -> Result<DataFrame> {
     let mask: BooleanChunked = reasons.no_null_iter().map(|c| Some(c != 0)).collect();
     let mut picked = raw.table.filter(&mask)?;
     let rows = classified.column(line::ROW)?.filter(&mask)?;
-    let name = match raw.format {
+    let name = match raw.file.format {
         Format::Csv => "line",
         Format::Parquet => "row",
     };
     let rows: Vec<u64> = rows.idx()?.no_null_iter().map(|r| r as u64).collect();
-    let positions: UInt64Chunked = positions(&raw.path, raw.format, raw.separator, &rows)
+    let positions: UInt64Chunked = raw
+        .file
+        .positions(&rows)
         .into_iter()
         .map(|p| match p {
             Position::Line(n) | Position::Row(n) => Some(n),

@@ -83,7 +83,7 @@ impl DataEnd {
     /// How the isolated tail is described to the user; `tx` adds where the line is.
     pub fn describe(&self, tx: Option<&Transactions>) -> String {
         let at = tx.map_or(String::new(), |tx| {
-            format!(" ({})", tx.position(self.last_row))
+            format!(" ({})", tx.file.position(self.last_row))
         });
         format!(
             "the last purchase, on {}{at}, is {} days after 99.9 % of all purchases had happened (by {})",
@@ -144,7 +144,7 @@ pub fn data_end(tx: &Transactions) -> Result<DataEnd> {
         }),
         None => Err(Error::InsufficientData(format!(
             "{} has no valid purchase (rows read: {}, kept: {})",
-            tx.source.display(),
+            tx.file.path.display(),
             tx.accounting.rows_read,
             tx.accounting.rows_kept
         ))),
@@ -158,8 +158,8 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
     let end = data_end(tx)?;
     if end.isolated() {
         return Err(Error::input_at(
-            &tx.source,
-            tx.position(end.last_row),
+            &tx.file.path,
+            tx.file.position(end.last_row),
             None,
             format!(
                 "{}: a mistyped date would make every customer look lapsed at the default as-of date {}. Fix the date, or choose the date with --as-of",

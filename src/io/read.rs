@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Position, Result};
 use crate::schema::input;
 
 /// The physical format of an input file.
@@ -22,17 +22,46 @@ pub enum Format {
     Parquet,
 }
 
+/// An input file and how it is read: enough to find a row in it again for a message.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: Format,
+    /// The CSV field separator (unused for Parquet).
+    pub separator: u8,
+}
+
+impl InputFile {
+    /// Where data rows (0-based, ascending) are in the file: their lines in a CSV file, found by
+    /// record so that quoted line breaks before them count (one more pass over the file, made only
+    /// for messages and the quarantine list), or their rows in a Parquet file.
+    pub fn positions(&self, rows: &[u64]) -> Vec<Position> {
+        match self.format {
+            Format::Csv => record_lines(&self.path, self.separator, rows)
+                .unwrap_or_else(|| rows.iter().map(|row| row + 2).collect())
+                .into_iter()
+                .map(Position::Line)
+                .collect(),
+            Format::Parquet => rows.iter().map(|row| Position::Row(row + 1)).collect(),
+        }
+    }
+
+    /// Where one data row is in the file; see [`InputFile::positions`].
+    pub fn position(&self, row: u64) -> Position {
+        self.positions(&[row])
+            .pop()
+            .unwrap_or(Position::Row(row + 1))
+    }
+}
+
 /// The input as read: canonical column names, values as the file holds them.
 #[derive(Debug, Clone)]
 pub struct RawInput {
-    pub path: PathBuf,
-    pub format: Format,
+    pub file: InputFile,
     /// Canonical columns that the file has and that hold at least one value.
     pub present: Vec<&'static str>,
     /// Canonical columns that exist in the file but are empty in every row (treated as missing).
     pub empty: Vec<&'static str>,
-    /// The CSV field separator (unused for Parquet).
-    pub separator: u8,
     pub table: DataFrame,
 }
 
@@ -521,11 +550,13 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
         }
     });
     Ok(RawInput {
-        path: path.into(),
-        format,
+        file: InputFile {
+            path: path.into(),
+            format,
+            separator,
+        },
         present,
         empty,
-        separator,
         table,
     })
 }
