@@ -35,6 +35,32 @@ fn run(out: &Path, extra: &[&str]) -> Output {
     output
 }
 
+/// `retain score` on the sample from the repository root with the models in `model_dir`; must
+/// succeed.
+fn score(model_dir: &Path, out: &Path, extra: &[&str]) -> Output {
+    let output = retain_bin()
+        .current_dir(repo())
+        .args([
+            "score",
+            "--input",
+            "data/sample/transactions.csv",
+            "--model-dir",
+        ])
+        .arg(model_dir)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -184,25 +210,7 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
 
     // Nightly scoring with the saved model writes the same customer files as the run.
     let nightly = tmp.path().join("nightly");
-    let scored = retain_bin()
-        .current_dir(repo())
-        .args([
-            "score",
-            "--input",
-            "data/sample/transactions.csv",
-            "--model-dir",
-        ])
-        .arg(&a)
-        .arg("--out")
-        .arg(&nightly)
-        .output()
-        .unwrap();
-    assert_eq!(
-        scored.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&scored.stderr)
-    );
+    score(&a, &nightly, &[]);
     for name in [
         "at_risk_customers.csv",
         "scores.parquet",
@@ -226,22 +234,7 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
         ("2025-03-31", ""),
     ] {
         let dir = tmp.path().join(format!("aged-{as_of}"));
-        let scored = retain_bin()
-            .current_dir(repo())
-            .args([
-                "score",
-                "--input",
-                "data/sample/transactions.csv",
-                "--as-of",
-                as_of,
-            ])
-            .arg("--model-dir")
-            .arg(&a)
-            .arg("--out")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert_eq!(scored.status.code(), Some(0), "{as_of}");
+        score(&a, &dir, &["--as-of", as_of]);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
         // No warnings, no key.
