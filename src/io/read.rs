@@ -394,9 +394,8 @@ fn csv_failure(path: &Path, format: Format, separator: u8, e: PolarsError) -> Er
     if format != Format::Csv {
         return read_error(path, format, e);
     }
-    let at = |line: u64, message: String| {
-        Error::input_at(path, crate::error::Position::Line(line), None, message)
-    };
+    let at =
+        |line: u64, message: String| Error::input_at(path, Position::Line(line), None, message);
     let text = e.to_string();
     let ragged = text
         .contains("more fields than")
@@ -456,16 +455,14 @@ pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
 
 fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
     let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
+    let separator = config.input.separator.as_bytes()[0];
     let mut frame = match format {
-        Format::Csv => {
-            let separator = config.input.separator.as_bytes()[0];
-            LazyCsvReader::new(pl_path)
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .with_separator(separator)
-                .with_glob(false)
-                .finish()
-        }
+        Format::Csv => LazyCsvReader::new(pl_path)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .with_separator(separator)
+            .with_glob(false)
+            .finish(),
         Format::Parquet => {
             let args = ScanArgsParquet {
                 glob: false,
@@ -489,7 +486,7 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
             let at = |name: &str| schema.index_of(name).map_or(0, |i| i + 1);
             return Err(Error::input_at(
                 path,
-                crate::error::Position::Line(1),
+                Position::Line(1),
                 Some(user),
                 format!(
                     "the header names '{user}' twice (columns {} and {}), so which one holds {canonical} is a guess; rename one of them",
@@ -506,7 +503,7 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
             let found: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
             return Err(Error::input_at(
                 path,
-                crate::error::Position::Line(1),
+                Position::Line(1),
                 Some(user),
                 match other_separator(format, &found, config) {
                     // One column whose name holds another separator: the file is not split at all.
@@ -529,7 +526,6 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
             ));
         }
     }
-    let separator = config.input.separator.as_bytes()[0];
     let table = frame
         .select(selected)
         .collect()
