@@ -103,7 +103,6 @@ pub fn encode(lines: &mut DataFrame) -> PolarsResult<Dictionaries> {
     lines.with_column(Column::new(line::CUSTOMER_IX.into(), customer_codes))?;
     lines.with_column(Column::new(line::ORDER_IX.into(), order_codes))?;
     lines.with_column(Column::new(line::PRODUCT_IX.into(), product_codes))?;
-    drop((customers, orders, products, names));
     for text in [
         line::CUSTOMER_ID,
         line::ORDER_KEY,
