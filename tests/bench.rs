@@ -19,20 +19,26 @@ use retain::model::fit::{self, Scaler};
 use retain::model::inputs::{self, Input};
 use retain::model::train;
 
-#[test]
-#[ignore = "benchmark: run with --ignored --nocapture in release"]
-fn fit_time_by_customers() {
-    let dir = tempfile::tempdir().unwrap();
+/// Two years of purchases of `customers` generated customers (seed 1), written as Parquet.
+fn generated_parquet(dir: &tempfile::TempDir, customers: usize) -> std::path::PathBuf {
     let path = dir.path().join("g.parquet");
-    let started = Instant::now();
     let mut table = generate(&GenerateParams {
-        customers: 100_000,
+        customers,
         seed: 1,
         start: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
         days: 730,
     })
     .unwrap();
     retain::io::write::write_table(&mut table, &path).unwrap();
+    path
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture in release"]
+fn fit_time_by_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let path = generated_parquet(&dir, 100_000);
     let tx = common::load(&path, &Config::default());
     println!(
         "generated and cleaned {} rows in {:.2} s",
@@ -105,16 +111,7 @@ fn read_and_feature_stages() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("g.parquet");
-    let mut table = generate(&GenerateParams {
-        customers,
-        seed: 1,
-        start: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
-        days: 730,
-    })
-    .unwrap();
-    retain::io::write::write_table(&mut table, &path).unwrap();
-    drop(table);
+    let path = generated_parquet(&dir, customers);
     let config = Config::default();
     let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
     let summary = |label: &str, mut secs: Vec<f64>| {
