@@ -71,6 +71,8 @@ pub mod feature {
     pub const OVERDUE_RATIO: &str = "overdue_ratio";
     pub const DISTINCT_PRODUCTS: &str = "distinct_products";
     pub const LINES_180D: &str = "lines_180d";
+    /// Units of products in the last order (orders placed at the same last moment together).
+    pub const LAST_ORDER_UNITS: &str = "last_order_units";
     pub const MEDIAN_UNIT_PRICE: &str = "median_unit_price";
     pub const RETURN_RATE: &str = "return_rate";
     pub const R_SCORE: &str = "r_score";

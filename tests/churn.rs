@@ -134,6 +134,36 @@ fn artifact_round_trip_reproduces_scores_exactly_and_refuses_changes() {
         err.to_string().contains("\"shoe_size\" is unknown"),
         "{err}"
     );
+    // A newer retain's model names the version to score it with.
+    value["retain_version"] = serde_json::json!("9.9.9");
+    let err = ChurnModel::from_json(value.to_string().as_bytes(), "newer").unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::ModelMismatch);
+    assert!(err.to_string().contains("written by retain 9.9.9"), "{err}");
+
+    // A model saved before an input was added (it lists fewer inputs) still loads, and scores
+    // with the inputs it lists: the same probabilities as the coefficients applied by hand.
+    let mut older = model.clone();
+    let dropped = older
+        .inputs
+        .iter()
+        .position(|&i| i == Input::LogLastOrderUnits);
+    let dropped = dropped.expect("the default model uses the last order's units");
+    older.inputs.remove(dropped);
+    older.logistic.coefficients.remove(dropped);
+    older.scaler.mean.remove(dropped);
+    older.scaler.std.remove(dropped);
+    older.calibration = None;
+    older.seal().unwrap();
+    let loaded = ChurnModel::from_json(&older.to_json().unwrap(), "older").unwrap();
+    let p = loaded.predict(&trained_on.rows);
+    for (row, p) in trained_on.rows.iter().zip(&p) {
+        let mut t = older.logistic.intercept;
+        for (j, &input) in older.inputs.iter().enumerate() {
+            let z = (row.value(input, 90) - older.scaler.mean[j]) / older.scaler.std[j];
+            t += older.logistic.coefficients[j] * z;
+        }
+        assert!((p - 1.0 / (1.0 + (-t).exp())).abs() < 1e-12);
+    }
 }
 
 #[test]

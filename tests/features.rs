@@ -68,7 +68,7 @@ fn hand_computed_features() {
 
     // 007: orders O1 (10.00 + 3.50), O2 (5.00), O3 (9.00); O5 is on the as-of day and excluded;
     // cancellation C4 returns 2 × 2.25 = 4.50. Purchase days 01-01, 01-11, 02-10: gaps 10 and 30.
-    let expect_007: [(&str, Option<f64>); 17] = [
+    let expect_007: [(&str, Option<f64>); 18] = [
         (f::RECENCY_DAYS, Some(20.0)), // 02-10 → 03-01 in 2024
         (f::FREQUENCY, Some(3.0)),
         (f::MONETARY_TOTAL, Some(23.0)), // 27.50 − 4.50
@@ -85,11 +85,12 @@ fn hand_computed_features() {
         (f::RETURN_RATE, Some(4.5 / 27.5)),
         (f::LINES_180D, Some(4.0)),
         (f::MEDIAN_UNIT_PRICE, Some(4.25)), // median of 5.00, 3.50, 5.00, 2.25
+        (f::LAST_ORDER_UNITS, Some(4.0)),   // O3; the cancellation C4 after it is no order
         (f::R_SCORE, Some(2.0)),
     ];
     // 17850: O6 (3 × 3.50; its duplicate line is dropped; POST counts as activity, not money)
     // and O8 (2 × 1.25); O7 has a zero price.
-    let expect_17850: [(&str, Option<f64>); 17] = [
+    let expect_17850: [(&str, Option<f64>); 18] = [
         (f::RECENCY_DAYS, Some(2.0)), // 02-28 → 03-01 in a leap year
         (f::FREQUENCY, Some(2.0)),
         (f::MONETARY_TOTAL, Some(13.0)),
@@ -107,9 +108,10 @@ fn hand_computed_features() {
         (f::R_SCORE, Some(4.0)),
         (f::LINES_180D, Some(2.0)),
         (f::MEDIAN_UNIT_PRICE, Some(2.375)), // median of 3.50, 1.25 (POST is not a product)
+        (f::LAST_ORDER_UNITS, Some(2.0)),    // O8
     ];
     // C3: one order of 10 × 1.00 on 2023-11-15; return R10 of 3 × 1.00 (no C prefix).
-    let expect_c3: [(&str, Option<f64>); 17] = [
+    let expect_c3: [(&str, Option<f64>); 18] = [
         (f::RECENCY_DAYS, Some(107.0)),
         (f::FREQUENCY, Some(1.0)),
         (f::MONETARY_TOTAL, Some(7.0)),
@@ -126,6 +128,7 @@ fn hand_computed_features() {
         (f::RETURN_RATE, Some(0.3)),
         (f::LINES_180D, Some(1.0)), // from 2023-09-03
         (f::MEDIAN_UNIT_PRICE, Some(1.0)),
+        (f::LAST_ORDER_UNITS, Some(10.0)), // O9; the return R10 is no order
         (f::R_SCORE, Some(1.0)),
     ];
     for (row, expected) in [expect_007, expect_17850, expect_c3].iter().enumerate() {
@@ -166,4 +169,33 @@ fn too_few_customers_is_insufficient_data() {
     let err = retain::features::compute(&tx, as_of, &FeatureOptions::default()).unwrap_err();
     assert_eq!(err.exit_code(), retain::ExitCode::InsufficientData);
     assert!(err.to_string().contains("3 customers"), "{err}");
+}
+
+/// Two orders placed at the same last moment are one "last order" (which of them came last would
+/// depend on the row order), and with dates only every order of the last day is.
+#[test]
+fn last_order_units_counts_orders_of_the_same_last_moment_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("same_moment.csv");
+    std::fs::write(
+        &path,
+        "customer_id,order_id,order_date,product_id,quantity,unit_price\n\
+         A,1,2024-01-01T10:00:00,P1,5,1.00\n\
+         A,2,2024-01-03T10:00:00,P1,2,1.00\n\
+         A,3,2024-01-03T10:00:00,P2,1.5,1.00\n\
+         A,3,2024-01-03T10:00:00,POST,1,4.00\n\
+         B,4,2024-01-02,P1,7,1.00\n\
+         B,5,2024-01-02,P2,3,1.00\n\
+         B,6,2024-01-01,P2,100,1.00\n",
+    )
+    .unwrap();
+    let tx = load(&path, &Config::default());
+    let as_of = NaiveDate::from_ymd_opt(2024, 1, 10).unwrap();
+    let t = retain::features::compute(&tx, as_of, &any_size())
+        .unwrap()
+        .table;
+    // A: orders 2 and 3 at 2024-01-03 10:00, 2 + 1.5 units (postage is not a product).
+    assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 0), Some(3.5));
+    // B: dates only, orders 4 and 5 on the last day; order 6 the day before does not count.
+    assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 1), Some(10.0));
 }

@@ -219,10 +219,14 @@ impl ChurnModel {
             )));
         }
         if let Some(names) = value.get("inputs").and_then(serde_json::Value::as_array) {
+            let written_by = value
+                .get("retain_version")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("an unknown version");
             for name in names {
                 if serde_json::from_value::<Input>(name.clone()).is_err() {
                     return Err(mismatch(format!(
-                        "input {name} is unknown to retain {}; known inputs: {}",
+                        "input {name} is unknown to retain {} (the model was written by retain {written_by}: score with that version, or retrain with this one); known inputs: {}",
                         env!("CARGO_PKG_VERSION"),
                         Input::ALL.map(Input::name).join(", ")
                     )));

@@ -32,11 +32,12 @@ pub enum Input {
     LogMedianPrice,
     LogLines180d,
     ProductPropensity,
+    LogLastOrderUnits,
 }
 
 impl Input {
     /// The default model's inputs, in order.
-    pub const ALL: [Input; 19] = [
+    pub const ALL: [Input; 20] = [
         Input::LogRecency,
         Input::LogFrequency,
         Input::LogMonetary,
@@ -56,6 +57,7 @@ impl Input {
         Input::LogMedianPrice,
         Input::LogLines180d,
         Input::ProductPropensity,
+        Input::LogLastOrderUnits,
     ];
 
     pub fn name(self) -> String {
@@ -87,6 +89,7 @@ pub struct Raw {
     pub distinct_products: Option<f64>,
     pub median_unit_price: Option<f64>,
     pub lines_180d: f64,
+    pub last_order_units: f64,
     pub product_propensity: f64,
 }
 
@@ -128,6 +131,7 @@ impl Raw {
             Input::LogMedianPrice => ln1p(self.median_unit_price.unwrap_or(0.0)),
             Input::LogLines180d => ln1p(self.lines_180d),
             Input::ProductPropensity => self.product_propensity,
+            Input::LogLastOrderUnits => ln1p(self.last_order_units),
         }
     }
 }
@@ -155,6 +159,7 @@ pub fn raw_rows(table: &DataFrame) -> Result<Vec<Raw>> {
     let products = col(f::DISTINCT_PRODUCTS)?;
     let price = col(f::MEDIAN_UNIT_PRICE)?;
     let lines = col(f::LINES_180D)?;
+    let last_units = col(f::LAST_ORDER_UNITS)?;
     let propensity = if table.schema().contains(PRODUCT_PROPENSITY) {
         col(PRODUCT_PROPENSITY)?
     } else {
@@ -176,6 +181,7 @@ pub fn raw_rows(table: &DataFrame) -> Result<Vec<Raw>> {
             distinct_products: products[i],
             median_unit_price: price[i],
             lines_180d: lines[i].unwrap_or(0.0),
+            last_order_units: last_units[i].unwrap_or(0.0),
             product_propensity: propensity[i].unwrap_or(0.0),
         })
         .collect())

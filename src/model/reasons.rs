@@ -73,6 +73,16 @@ pub fn phrase(input: Input, raw: &Raw, horizon_days: u32) -> String {
             raw.lines_180d.round() as i64
         ),
         Input::ProductPropensity => "buys products whose buyers seldom come back".to_string(),
+        Input::LogLastOrderUnits => {
+            let units = raw.last_order_units;
+            if units == 1.0 {
+                "last order: 1 unit".to_string()
+            } else if units == units.round() {
+                format!("last order: {} units", units as i64)
+            } else {
+                format!("last order: {units:.2} units")
+            }
+        }
     }
 }
 
@@ -137,6 +147,20 @@ mod tests {
                 "0 orders in the last 90 days".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn last_order_units_in_words() {
+        let units = |n: f64| {
+            let raw = Raw {
+                last_order_units: n,
+                ..Raw::default()
+            };
+            phrase(Input::LogLastOrderUnits, &raw, 90)
+        };
+        assert_eq!(units(1.0), "last order: 1 unit");
+        assert_eq!(units(12.0), "last order: 12 units");
+        assert_eq!(units(2.5), "last order: 2.50 units");
     }
 
     #[test]
