@@ -5,19 +5,18 @@
 //! cancellations and returns lower a customer's monetary value, and non-product lines (postage,
 //! fees) show that the customer placed an order (DESIGN.md counts them as valid purchases).
 
+mod checks;
+mod duplicates;
 pub mod encode;
 pub mod parse;
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::BuildHasherDefault;
+use std::collections::{BTreeMap, HashSet};
 
 use polars::prelude::*;
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{CleaningRules, InputOptions};
-use crate::error::{Error, Location, Position, Result, Unparseable};
+use crate::config::{CleaningRules, ColumnMap, InputOptions};
+use crate::error::{Error, Position, Result};
 use crate::io::read::{Format, InputFile, RawInput};
 use crate::schema::{input, line};
 
@@ -191,159 +190,81 @@ const PRICE_FAILED: &str = "__price_failed";
 const NON_PRODUCT: &str = "__non_product";
 const DUPLICATE: &str = "__duplicate";
 
-/// A note when CSV values hold line breaks. Quoted values may, but a stray quote makes the lines
-/// up to the next quote one value, and a reader cannot tell: the user should look at the line.
-fn multiline_values(raw: &RawInput, columns: &crate::config::ColumnMap) -> Result<Option<String>> {
-    if raw.file.format != Format::Csv {
-        return Ok(None);
-    }
-    let suspects: Vec<(&str, &StringChunked)> = input::ALL
-        .par_iter()
-        .filter_map(|&canonical| {
-            let text = raw.table.column(canonical).ok()?.str().ok()?;
-            may_hold_line_break(text).then_some((canonical, text))
-        })
-        .collect();
-    let (mut count, mut first) = (0u64, None::<(usize, &str)>);
-    for (canonical, text) in suspects {
-        let breaks = text.contains_literal("\n")?;
-        let n = u64::from(breaks.sum().unwrap_or(0));
-        if n == 0 {
-            continue;
-        }
-        count += n;
-        let row = breaks.iter().position(|b| b == Some(true)).unwrap_or(0);
-        if first.is_none_or(|(r, _)| row < r) {
-            first = Some((row, canonical));
-        }
-    }
-    Ok(first.map(|(row, canonical)| {
-        format!(
-            "{} a line break (the first in column '{}', {}): a quoted value may, but if its opening quote is a stray one, the lines up to the next quote were read as that one value, not as rows",
-            if count == 1 { "1 value holds".to_string() } else { format!("{count} values hold") },
-            columns.source_name(canonical),
-            raw.file.position(row as u64)
-        )
-    }))
-}
-
-/// False when no value of `text` holds a line break; a quick look at the raw bytes (a memchr over
-/// the string buffers and the short values kept inside their views): 0.24 s on 12 M rows of 8
-/// columns where testing value by value took 1-1.8 s. True may be wrong (a buffer can hold bytes
-/// no value uses), so a column it flags is then tested value by value.
-fn may_hold_line_break(text: &StringChunked) -> bool {
-    text.downcast_iter().any(|array| {
-        array
-            .data_buffers()
-            .iter()
-            .any(|buffer| buffer.contains(&b'\n'))
-            || array.views().iter().any(|view| {
-                view.get_inlined_slice()
-                    .is_some_and(|bytes| bytes.contains(&b'\n'))
-            })
-    })
-}
-
-/// What an unreadable date looks like, when it looks like something known that is not a date.
-fn date_hint(bad: &str) -> String {
-    let digits = bad.bytes().all(|b| b.is_ascii_digit());
-    let time_only = bad.len() >= 5
-        && bad.as_bytes()[2] == b':'
-        && bad
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b':' || b == b'.');
-    if digits && (9..=10).contains(&bad.len()) {
-        format!(
-            "; '{bad}' looks like a Unix timestamp in seconds: --date-format %s reads those (as UTC times)"
-        )
-    } else if digits && bad.len() == 13 {
-        format!(
-            "; '{bad}' looks like a Unix timestamp in milliseconds: export the dates as dates, or convert the column first"
-        )
-    } else if time_only {
-        "; this column holds times of day without a date: map the column with the order date (--col-order-date)".to_string()
-    } else {
-        String::new()
-    }
-}
-
-/// The input's value in one row, as text for a message.
-fn value_text(raw: &RawInput, canonical: &str, row: usize) -> Result<String> {
-    Ok(match raw.table.column(canonical)?.get(row)? {
-        AnyValue::Null => String::new(),
-        AnyValue::String(s) => s.to_string(),
-        AnyValue::StringOwned(s) => s.to_string(),
-        other => other.to_string(),
-    })
-}
-
-/// Refuses a column where too many values fail to parse, naming the first bad one.
-fn check_failures(
-    raw: &RawInput,
-    canonical: &str,
-    user_name: &str,
-    failed: &Column,
-    max_share: f64,
-    expected: impl FnOnce(&str) -> String,
-) -> Result<()> {
-    let mask = failed.bool()?;
-    let count = mask.sum().unwrap_or(0) as u64;
-    let rows = raw.table.height().max(1) as f64;
-    let share = count as f64 / rows;
-    if count == 0 || share <= max_share {
-        return Ok(());
-    }
-    let first = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
-    let value = value_text(raw, canonical, first)?;
-    if value.is_empty()
-        && raw.file.format == Format::Csv
-        && let Some(odd) = crate::io::read::first_short_line(&raw.file.path, raw.file.separator)
-        && odd.row == first as u64
-    {
-        return Err(Error::input_at(
-            &raw.file.path,
-            Position::Line(odd.line),
-            None,
-            if odd.fields == 0 {
-                format!("the line is blank, so '{user_name}' has no value")
-            } else {
-                format!(
-                    "{} fields, but the header has {} (separator '{}'): the line is cut short, so '{user_name}' has no value",
-                    odd.fields, odd.header, raw.file.separator as char
-                )
-            },
-        ));
-    }
-    Err(Error::Unparseable(Box::new(Unparseable {
-        location: Location {
-            path: raw.file.path.clone(),
-            position: Some(raw.file.position(first as u64)),
-            column: Some(user_name.to_string()),
-        },
-        expected: expected(&value),
-        value,
-        count,
-        share_pct: share * 100.0,
-    })))
-}
-
-/// Classifies every row of `raw` and builds the line table.
+/// Classifies every row of `raw` and builds the line table: dates, numbers and ids are parsed
+/// (a column with too many unreadable values is refused), each row gets its reason and kind, the
+/// rows are counted by reason, and the kept, non-product and return lines get integer codes.
 pub fn clean(
     mut raw: RawInput,
-    columns: &crate::config::ColumnMap,
+    columns: &ColumnMap,
     rules: &CleaningRules,
     options: &InputOptions,
     keep_rejected: bool,
 ) -> Result<Cleaned> {
     let height = raw.table.height();
-    let table = &raw.table;
-    let present = raw.present.clone();
-    let has = |c: &str| present.contains(&c);
+    let (mut work, date_notes) = read_dates(&raw, columns, options)?;
+    let mut notes: Vec<String> = checks::multiline_values(&raw, columns)?
+        .into_iter()
+        .collect();
+    notes.extend(date_notes);
+    work.extend(read_numbers(&raw, columns, options)?);
+    work.extend(read_text(&raw)?);
+    let mut work = DataFrame::new(height, work)?;
+    if !keep_rejected {
+        // Every value is parsed and checked: the text as read is needed again only for the
+        // quarantine list. Columns the work table shares (text kept as it was) stay alive.
+        raw.table = DataFrame::empty();
+        crate::memory::release();
+    }
+    let non_product = non_products(&work, rules)?;
+    work.with_column(non_product.with_name(NON_PRODUCT.into()).into_column())?;
+    let duplicate = if rules.drop_duplicates {
+        duplicates::duplicate_mask(&work)?
+    } else {
+        BooleanChunked::full(DUPLICATE.into(), false, height)
+    };
+    work.with_column(duplicate.with_name(DUPLICATE.into()).into_column())?;
 
+    let needs_day_key = work.column(input::ORDER_ID)?.null_count() > 0;
+    let classified = classify(work, rules)?;
+    let mut counts = [0u64; 10];
+    for code in classified.column(line::REASON)?.i32()?.no_null_iter() {
+        counts[code as usize] += 1;
+    }
+    let accounting = Accounting::from_counts(&counts, height as u64)?;
+    let rejected = if keep_rejected {
+        Some(rejected_rows(&raw, &classified)?)
+    } else {
+        None
+    };
+    let priced = raw.present.contains(&input::UNIT_PRICE);
+    let mut lines = line_table(classified, priced, needs_day_key)?;
+    let dictionaries = encode::encode(&mut lines)?;
+    Ok(Cleaned {
+        transactions: Transactions {
+            file: raw.file.clone(),
+            present: raw.present.clone(),
+            empty: raw.empty.clone(),
+            lines,
+            customers: dictionaries.customers,
+            products: dictionaries.products,
+            accounting,
+            notes,
+        },
+        rejected,
+    })
+}
+
+/// The order dates as timestamps and a failure mask, and the notes on how they were read.
+/// Refuses a column that reads two ways or has too many unreadable dates.
+fn read_dates(
+    raw: &RawInput,
+    columns: &ColumnMap,
+    options: &InputOptions,
+) -> Result<(Vec<Column>, Vec<String>)> {
     let date_format = options.date_format_used();
     let time_zone = options.zone().map_err(Error::Usage)?;
     let date = parse::parse_datetime(
-        table.column(input::ORDER_DATE)?,
+        raw.table.column(input::ORDER_DATE)?,
         date_format.as_deref(),
         time_zone.as_ref(),
     )?;
@@ -356,7 +277,7 @@ pub fn clean(
             format!(
                 "'{}' reads as {a} and as {b}, and every date in the column fits both; \
                  say which with --date-format \"{format_a}\" or \"{format_b}\" (or input.date_format)",
-                value_text(&raw, input::ORDER_DATE, row)?
+                checks::value_text(raw, input::ORDER_DATE, row)?
             ),
         ));
     }
@@ -375,19 +296,16 @@ pub fn clean(
             )
         }
     };
-    check_failures(
-        &raw,
+    checks::check_failures(
+        raw,
         input::ORDER_DATE,
         date_column,
         &date.failed,
         options.max_unparseable_share,
-        |bad| expected + &date_hint(bad),
+        |bad| expected + &checks::date_hint(bad),
     )?;
 
     let mut notes = Vec::new();
-    if let Some(note) = multiline_values(&raw, columns)? {
-        notes.push(note);
-    }
     if let (Some(used), Some(given)) = (date.dates.instead_of_user_format, &date_format) {
         notes.push(format!(
             "the date format \"{given}\" (--date-format or input.date_format) did not read all of the first 1,000 order dates; \"{used}\" did, and was used"
@@ -409,16 +327,29 @@ pub fn clean(
             ),
         });
     }
-    let mut work = vec![
+    let work = vec![
         date.values.with_name(line::ORDER_TS.into()),
         date.failed.with_name(DATE_FAILED.into()),
     ];
+    Ok((work, notes))
+}
+
+/// Quantity and unit price as numbers with their failure masks. Without a quantity column every
+/// line is one unit; without prices the price is missing. Refuses a column with too many
+/// unreadable values.
+fn read_numbers(
+    raw: &RawInput,
+    columns: &ColumnMap,
+    options: &InputOptions,
+) -> Result<Vec<Column>> {
+    let height = raw.table.height();
+    let mut work = Vec::with_capacity(4);
     for (canonical, flag) in [
         (input::QUANTITY, QTY_FAILED),
         (input::UNIT_PRICE, PRICE_FAILED),
     ] {
-        if has(canonical) {
-            let parsed = parse::parse_number(table.column(canonical)?, options.decimal_comma)?;
+        if raw.present.contains(&canonical) {
+            let parsed = parse::parse_number(raw.table.column(canonical)?, options.decimal_comma)?;
             let expected = |bad: &str| {
                 if options.decimal_comma {
                     "a number with a decimal comma such as 12 or 2,55 (--decimal-comma is set)"
@@ -429,8 +360,8 @@ pub fn clean(
                 }
                 .to_string()
             };
-            check_failures(
-                &raw,
+            checks::check_failures(
+                raw,
                 canonical,
                 columns.source_name(canonical),
                 &parsed.failed,
@@ -456,14 +387,23 @@ pub fn clean(
             work.push(Column::new_scalar(flag.into(), Scalar::from(false), height));
         }
     }
-    for canonical in [
+    Ok(work)
+}
+
+/// The text columns: ids trimmed, empty ids missing, float-style customer ids (`17850.0`) read as
+/// `17850`; a column the input lacks is all missing.
+fn read_text(raw: &RawInput) -> Result<Vec<Column>> {
+    let table = &raw.table;
+    [
         input::CUSTOMER_ID,
         input::ORDER_ID,
         input::PRODUCT_ID,
         input::PRODUCT_NAME,
         input::COUNTRY,
-    ] {
-        let column = if has(canonical) {
+    ]
+    .into_iter()
+    .map(|canonical| {
+        Ok(if raw.present.contains(&canonical) {
             match canonical {
                 input::CUSTOMER_ID => parse::normalise_id(table.column(canonical)?, true)?,
                 input::ORDER_ID | input::PRODUCT_ID => {
@@ -472,44 +412,49 @@ pub fn clean(
                 _ => table.column(canonical)?.cast(&DataType::String)?,
             }
         } else {
-            Column::full_null(canonical.into(), height, &DataType::String)
-        };
-        work.push(column);
-    }
-    let mut work = DataFrame::new(height, work)?;
-    if !keep_rejected {
-        // Every value is parsed and checked: the text as read is needed again only for the
-        // quarantine list. Columns the work table shares (text kept as it was) stay alive.
-        raw.table = DataFrame::empty();
-        crate::memory::release();
-    }
-    let non_product_codes: HashSet<&str> =
-        rules.non_product_codes.iter().map(String::as_str).collect();
-    let non_product: BooleanChunked = work
+            Column::full_null(canonical.into(), table.height(), &DataType::String)
+        })
+    })
+    .collect()
+}
+
+/// True where the product code is in the non-product list or starts with one of its prefixes.
+fn non_products(work: &DataFrame, rules: &CleaningRules) -> Result<BooleanChunked> {
+    let codes: HashSet<&str> = rules.non_product_codes.iter().map(String::as_str).collect();
+    Ok(work
         .column(input::PRODUCT_ID)?
         .str()?
         .iter()
         .map(|v| {
             Some(v.is_some_and(|code| {
-                non_product_codes.contains(code)
+                codes.contains(code)
                     || rules
                         .non_product_prefixes
                         .iter()
                         .any(|p| code.starts_with(p.as_str()))
             }))
         })
-        .collect();
-    work.with_column(non_product.with_name(NON_PRODUCT.into()).into_column())?;
+        .collect())
+}
 
-    let duplicate = if rules.drop_duplicates {
-        duplicate_mask(&work)?
-    } else {
-        BooleanChunked::full(DUPLICATE.into(), false, height)
-    };
-    work.with_column(duplicate.with_name(DUPLICATE.into()).into_column())?;
-    let needs_day_key = work.column(input::ORDER_ID)?.null_count() > 0;
-    let lazy = work.lazy().with_row_index(line::ROW, None);
+fn reason_code(r: Reason) -> Expr {
+    lit(r.code())
+}
 
+fn kind_code(k: LineKind) -> Expr {
+    lit(k.code())
+}
+
+/// A price above 0, or no price at all (the input has none).
+fn priced() -> Expr {
+    col(input::UNIT_PRICE)
+        .gt(lit(0.0))
+        .or(col(input::UNIT_PRICE).is_null())
+}
+
+/// Adds the row number, each row's [`Reason`] (the first rule that applies, in the order of
+/// [`Reason::ALL`]) and its [`LineKind`].
+fn classify(work: DataFrame, rules: &CleaningRules) -> Result<DataFrame> {
     let cancelled = if rules.cancellation_prefix.is_empty() {
         lit(false)
     } else {
@@ -518,32 +463,26 @@ pub fn clean(
             .starts_with(lit(rules.cancellation_prefix.clone()))
             .fill_null(lit(false))
     };
-    let code = |r: Reason| lit(r.code());
     let reason = when(col(DATE_FAILED).or(col(QTY_FAILED)).or(col(PRICE_FAILED)))
-        .then(code(Reason::Unparseable))
+        .then(reason_code(Reason::Unparseable))
         .when(col(line::ORDER_TS).is_null())
-        .then(code(Reason::MissingOrderDate))
+        .then(reason_code(Reason::MissingOrderDate))
         .when(col(input::CUSTOMER_ID).is_null())
-        .then(code(Reason::MissingCustomerId))
+        .then(reason_code(Reason::MissingCustomerId))
         .when(cancelled)
-        .then(code(Reason::Cancellation))
+        .then(reason_code(Reason::Cancellation))
         .when(col(input::QUANTITY).lt(lit(0.0)))
-        .then(code(Reason::Return))
+        .then(reason_code(Reason::Return))
         .when(col(input::QUANTITY).eq(lit(0.0)))
-        .then(code(Reason::ZeroQuantity))
+        .then(reason_code(Reason::ZeroQuantity))
         .when(col(NON_PRODUCT))
-        .then(code(Reason::NonProduct))
+        .then(reason_code(Reason::NonProduct))
         .when(col(input::UNIT_PRICE).lt_eq(lit(0.0)))
-        .then(code(Reason::NonPositivePrice))
+        .then(reason_code(Reason::NonPositivePrice))
         .when(col(DUPLICATE))
-        .then(code(Reason::Duplicate))
-        .otherwise(code(Reason::Kept));
-
-    let priced = col(input::UNIT_PRICE)
-        .gt(lit(0.0))
-        .or(col(input::UNIT_PRICE).is_null());
-    let is = |r: Reason| col(line::REASON).eq(code(r));
-    let kind_code = |k: LineKind| lit(k.code());
+        .then(reason_code(Reason::Duplicate))
+        .otherwise(reason_code(Reason::Kept));
+    let is = |r: Reason| col(line::REASON).eq(reason_code(r));
     let kind = when(col(DUPLICATE))
         .then(kind_code(LineKind::Ignored))
         .when(is(Reason::Kept))
@@ -551,14 +490,29 @@ pub fn clean(
         .when(
             is(Reason::NonProduct)
                 .and(col(input::QUANTITY).gt(lit(0.0)))
-                .and(priced.clone()),
+                .and(priced()),
         )
         .then(kind_code(LineKind::NonProduct))
-        .when(is(Reason::Cancellation).or(is(Reason::Return)).and(priced))
+        .when(
+            is(Reason::Cancellation)
+                .or(is(Reason::Return))
+                .and(priced()),
+        )
         .then(kind_code(LineKind::Return))
         .otherwise(kind_code(LineKind::Ignored));
+    Ok(work
+        .lazy()
+        .with_row_index(line::ROW, None)
+        .with_column(reason.alias(line::REASON))
+        .with_column(kind.alias(line::KIND))
+        .collect()?)
+}
 
-    let value = if has(input::UNIT_PRICE) {
+/// The line table (columns in [`crate::schema::line`], text not yet coded): purchase,
+/// non-product and return lines with their value (quantity × price, 1 without prices; negative
+/// for returns) and order key (the order id, or customer and day where it is missing).
+fn line_table(classified: DataFrame, priced_input: bool, needs_day_key: bool) -> Result<DataFrame> {
+    let value = if priced_input {
         col(input::QUANTITY) * col(input::UNIT_PRICE)
     } else {
         lit(1.0)
@@ -577,26 +531,9 @@ pub fn clean(
     } else {
         col(input::ORDER_ID)
     };
-
-    let classified = lazy
-        .with_column(reason.alias(line::REASON))
-        .with_column(kind.alias(line::KIND))
-        .collect()?;
-
-    let mut counts = [0u64; 10];
-    for code in classified.column(line::REASON)?.i32()?.no_null_iter() {
-        counts[code as usize] += 1;
-    }
-    let accounting = Accounting::from_counts(&counts, height as u64)?;
-    let rejected = if keep_rejected {
-        Some(rejected_rows(&raw, &classified)?)
-    } else {
-        None
-    };
-
-    // The classified table goes into the line table's query, so its columns are freed before
-    // the codes are assigned.
-    let mut lines = classified
+    // The classified table goes into this query, so its columns are freed before the codes
+    // are assigned.
+    Ok(classified
         .lazy()
         .filter(col(line::KIND).neq(kind_code(LineKind::Ignored)))
         .with_columns([
@@ -619,91 +556,7 @@ pub fn clean(
             col(line::LINE_VALUE),
             col(line::KIND),
         ])
-        .collect()?;
-
-    let dictionaries = encode::encode(&mut lines)?;
-    Ok(Cleaned {
-        transactions: Transactions {
-            file: raw.file.clone(),
-            present: raw.present.clone(),
-            empty: raw.empty.clone(),
-            lines,
-            customers: dictionaries.customers,
-            products: dictionaries.products,
-            accounting,
-            notes,
-        },
-        rejected,
-    })
-}
-
-/// Rows equal in every canonical column to an earlier row. Rows are hashed (a fixed seed, so runs
-/// agree) and a row whose hash was seen is compared value by value with the first row of that
-/// hash: a hash collision can hide a duplicate (odds about n² / 2⁶⁵) but never invent one.
-fn duplicate_mask(work: &DataFrame) -> Result<BooleanChunked> {
-    use polars::polars_utils::aliases::PlSeedableRandomStateQuality;
-    let keys: Vec<&Column> = [
-        input::CUSTOMER_ID,
-        input::ORDER_ID,
-        line::ORDER_TS,
-        input::PRODUCT_ID,
-        input::PRODUCT_NAME,
-        input::QUANTITY,
-        input::UNIT_PRICE,
-        input::COUNTRY,
-    ]
-    .into_iter()
-    .map(|name| work.column(name))
-    .collect::<PolarsResult<_>>()?;
-    let state = PlSeedableRandomStateQuality::fixed();
-    let mut hashes = Vec::with_capacity(work.height());
-    keys[0]
-        .as_materialized_series()
-        .vec_hash(state.clone(), &mut hashes)?;
-    for key in &keys[1..] {
-        key.as_materialized_series()
-            .vec_hash_combine(state.clone(), &mut hashes)?;
-    }
-    let mut first_row: HashMap<u64, usize, BuildHasherDefault<PrehashedHasher>> =
-        HashMap::with_capacity_and_hasher(hashes.len(), Default::default());
-    let mut duplicate = vec![false; hashes.len()];
-    for (row, hash) in hashes.iter().enumerate() {
-        match first_row.entry(*hash) {
-            Entry::Vacant(slot) => {
-                slot.insert(row);
-            }
-            Entry::Occupied(first) => {
-                let first = *first.get();
-                let mut equal = true;
-                for key in &keys {
-                    if key.get(row)? != key.get(first)? {
-                        equal = false;
-                        break;
-                    }
-                }
-                duplicate[row] = equal;
-            }
-        }
-    }
-    Ok(BooleanChunked::from_slice(DUPLICATE.into(), &duplicate))
-}
-
-/// The keys are already hashes: pass them through.
-#[derive(Default)]
-struct PrehashedHasher(u64);
-
-impl std::hash::Hasher for PrehashedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+        .collect()?)
 }
 
 /// Every rejected row as read, with its position and reason.
