@@ -71,7 +71,8 @@ pub mod feature {
     pub const OVERDUE_RATIO: &str = "overdue_ratio";
     pub const DISTINCT_PRODUCTS: &str = "distinct_products";
     pub const LINES_180D: &str = "lines_180d";
-    /// Units of products in the last order (orders placed at the same last moment together).
+    /// Units of products in the last order with products (orders placed at the same last moment
+    /// together); 0 for a customer who bought no products.
     pub const LAST_ORDER_UNITS: &str = "last_order_units";
     pub const MEDIAN_UNIT_PRICE: &str = "median_unit_price";
     pub const RETURN_RATE: &str = "return_rate";

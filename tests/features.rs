@@ -172,7 +172,8 @@ fn too_few_customers_is_insufficient_data() {
 }
 
 /// Two orders placed at the same last moment are one "last order" (which of them came last would
-/// depend on the row order), and with dates only every order of the last day is.
+/// depend on the row order), and with dates only every order of the last day is; a postage-only
+/// order after them is not the last order.
 #[test]
 fn last_order_units_counts_orders_of_the_same_last_moment_together() {
     let dir = tempfile::tempdir().unwrap();
@@ -184,6 +185,7 @@ fn last_order_units_counts_orders_of_the_same_last_moment_together() {
          A,2,2024-01-03T10:00:00,P1,2,1.00\n\
          A,3,2024-01-03T10:00:00,P2,1.5,1.00\n\
          A,3,2024-01-03T10:00:00,POST,1,4.00\n\
+         A,7,2024-01-03T10:05:00,POST,1,4.00\n\
          B,4,2024-01-02,P1,7,1.00\n\
          B,5,2024-01-02,P2,3,1.00\n\
          B,6,2024-01-01,P2,100,1.00\n",
@@ -194,7 +196,8 @@ fn last_order_units_counts_orders_of_the_same_last_moment_together() {
     let t = retain::features::compute(&tx, as_of, &any_size())
         .unwrap()
         .table;
-    // A: orders 2 and 3 at 2024-01-03 10:00, 2 + 1.5 units (postage is not a product).
+    // A: orders 2 and 3 at 2024-01-03 10:00, 2 + 1.5 units (postage is not a product); the
+    // postage-only order 7 after them is no order with products.
     assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 0), Some(3.5));
     // B: dates only, orders 4 and 5 on the last day; order 6 the day before does not count.
     assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 1), Some(10.0));

@@ -249,13 +249,15 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
         within(90).alias(f::ORDERS_90D),
         within(180).alias(f::ORDERS_180D),
     ]);
-    // Units of the last order. Orders placed at the same last moment (or, with dates only, on
-    // the last day) count together: which of them is "last" would otherwise depend on the
-    // input's row order. A window and a second group-by measured faster than filtering inside
-    // the aggregation above.
+    // Units of the last order with products: a postage-only invoice placed minutes after the
+    // order it belongs to (Online Retail has many) is not the last order. Orders placed at the
+    // same last moment (or, with dates only, on the last day) count together: which of them is
+    // "last" would otherwise depend on the input's row order. A window and a second group-by
+    // measured faster than filtering inside the aggregation above.
     let last_order = orders
         .clone()
         .lazy()
+        .filter(col("units").gt(lit(0i64)))
         .filter(col("ts").eq(col("ts").max().over([cix()])?))
         .group_by([cix()])
         .agg([col("units").sum().alias("last_units")]);
