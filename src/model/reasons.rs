@@ -3,8 +3,19 @@
 
 use super::inputs::{Input, Raw};
 
+/// "every day", "every 30 days".
+fn every(gap_days: f64) -> String {
+    match gap_days.round() as i64 {
+        1 => "every day".to_string(),
+        n => format!("every {n} days"),
+    }
+}
+
 fn days(x: f64) -> String {
-    format!("{} days", x.round() as i64)
+    match x.round() as i64 {
+        1 => "1 day".to_string(),
+        n => format!("{n} days"),
+    }
 }
 
 /// What an input says about one customer, as a phrase a retention team reads.
@@ -21,9 +32,9 @@ pub fn phrase(input: Input, raw: &Raw, horizon_days: u32) -> String {
         Input::LogRecency => format!("no purchase for {}", days(raw.recency_days)),
         Input::LogOverdue => match raw.gap_mean_days {
             Some(gap) => format!(
-                "no purchase for {}; usually buys every {}",
+                "no purchase for {}; usually buys {}",
                 days(raw.recency_days),
-                days(gap)
+                every(gap)
             ),
             None => format!("no purchase for {}", days(raw.recency_days)),
         },
@@ -54,12 +65,12 @@ pub fn phrase(input: Input, raw: &Raw, horizon_days: u32) -> String {
         Input::LogOrders30d => format!("{} in the last 30 days", orders(raw.orders_30d)),
         Input::LogOrders90d => format!("{} in the last 90 days", orders(raw.orders_90d)),
         Input::LogOrders180d => format!("{} in the last 180 days", orders(raw.orders_180d)),
-        Input::LogGapMean => format!("usually buys every {}", days(raw.usual_gap_days())),
+        Input::LogGapMean => format!("usually buys {}", every(raw.usual_gap_days())),
         Input::GapCv => "irregular buying rhythm".to_string(),
-        Input::LogDistinctProducts => format!(
-            "bought {} different products",
-            raw.distinct_products.unwrap_or(0.0).round() as i64
-        ),
+        Input::LogDistinctProducts => match raw.distinct_products.unwrap_or(0.0).round() as i64 {
+            1 => "bought 1 product".to_string(),
+            n => format!("bought {n} different products"),
+        },
         Input::LogPurchaseRate | Input::PurchaseInHorizon => format!(
             "about {:.1} purchase days per {horizon_days} days",
             raw.purchase_rate() * f64::from(horizon_days)
@@ -68,10 +79,10 @@ pub fn phrase(input: Input, raw: &Raw, horizon_days: u32) -> String {
             Some(p) => format!("typical item price {p:.2}"),
             None => "no item prices".to_string(),
         },
-        Input::LogLines180d => format!(
-            "{} items bought in the last 180 days",
-            raw.lines_180d.round() as i64
-        ),
+        Input::LogLines180d => match raw.lines_180d.round() as i64 {
+            1 => "1 item bought in the last 180 days".to_string(),
+            n => format!("{n} items bought in the last 180 days"),
+        },
         Input::ProductPropensity => "buys products whose buyers seldom come back".to_string(),
         Input::LogLastOrderUnits => {
             let units = raw.last_order_units;
@@ -161,6 +172,43 @@ mod tests {
         assert_eq!(units(1.0), "last order: 1 unit");
         assert_eq!(units(12.0), "last order: 12 units");
         assert_eq!(units(2.5), "last order: 2.50 units");
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        let products = |n: f64| {
+            let raw = Raw {
+                distinct_products: Some(n),
+                ..Raw::default()
+            };
+            phrase(Input::LogDistinctProducts, &raw, 90)
+        };
+        assert_eq!(products(1.0), "bought 1 product");
+        assert_eq!(products(7.0), "bought 7 different products");
+        let once = Raw {
+            recency_days: 1.0,
+            tenure_days: 1.0,
+            lines_180d: 1.0,
+            ..Raw::default()
+        };
+        assert_eq!(
+            phrase(Input::LogRecency, &once, 90),
+            "no purchase for 1 day"
+        );
+        assert_eq!(phrase(Input::LogTenure, &once, 90), "customer for 1 day");
+        let daily = Raw {
+            recency_days: 150.0,
+            gap_mean_days: Some(1.0),
+            ..Raw::default()
+        };
+        assert_eq!(
+            phrase(Input::LogOverdue, &daily, 90),
+            "no purchase for 150 days; usually buys every day"
+        );
+        assert_eq!(
+            phrase(Input::LogLines180d, &once, 90),
+            "1 item bought in the last 180 days"
+        );
     }
 
     #[test]
