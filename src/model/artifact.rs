@@ -164,7 +164,8 @@ impl ChurnModel {
         Ok(())
     }
 
-    fn standardised(&self, rows: &[Raw]) -> ndarray::Array2<f64> {
+    /// Per customer and input: the standardised value the coefficients apply to.
+    pub fn standardised(&self, rows: &[Raw]) -> ndarray::Array2<f64> {
         self.scaler.transform(&inputs::design_matrix(
             rows,
             &self.inputs,
@@ -184,16 +185,6 @@ impl ChurnModel {
                 }
             })
             .collect()
-    }
-
-    /// Per customer and input: coefficient × standardised value (positive pushes toward churn).
-    pub fn contributions(&self, rows: &[Raw]) -> ndarray::Array2<f64> {
-        let mut z = self.standardised(rows);
-        for (j, mut column) in z.columns_mut().into_iter().enumerate() {
-            let w = self.logistic.coefficients[j];
-            column.mapv_inplace(|v| v * w);
-        }
-        z
     }
 
     pub fn to_json(&self) -> Result<Vec<u8>> {

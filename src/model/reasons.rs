@@ -1,7 +1,159 @@
 //! The reasons behind a churn score, in plain words, from the model's own contributions
-//! (coefficient × standardised value): the inputs that push this customer's score up the most.
+//! (coefficient × standardised value).
+//!
+//! Inputs that describe the same fact about a customer form one [`Theme`], and a theme's
+//! contribution is the sum of its inputs'. Inputs that move together (log frequency, purchase
+//! days and purchase rate; for a one-time buyer recency, tenure and usual gap are one number) get
+//! coefficients that pull against each other, so one of them alone can point the wrong way
+//! ("bought on 16 different days" as a reason to leave); their sum is what the model says about
+//! the fact. A theme is named when it pushes the score up and the customer is on its risky side
+//! (a long lapse, few purchases, low spend...): a positive sum on the other side comes from
+//! that pulling-against and would read backwards. The themes that push most are named, each once.
 
 use super::inputs::{Input, Raw};
+
+/// One fact about a customer that one or more inputs measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Theme {
+    /// Time since the last purchase, against the usual gap.
+    Lapse,
+    /// How often and how much the customer buys: orders, purchase days, rate, usual gap, tenure,
+    /// different products.
+    Frequency,
+    /// Orders and items in the last 30 / 90 / 180 days.
+    RecentActivity,
+    /// Money spent in all and per order.
+    Spend,
+    ItemPrice,
+    LastOrder,
+    /// Whether buyers of these products come back.
+    ProductPropensity,
+    /// How regular the gaps between purchases are.
+    Rhythm,
+}
+
+/// Which side of the average reads as a risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Risky {
+    Above,
+    Below,
+    /// Either side can (the phrase says which).
+    Either,
+}
+
+impl Theme {
+    pub fn of(input: Input) -> Theme {
+        match input {
+            Input::LogRecency | Input::LogOverdue => Theme::Lapse,
+            Input::LogFrequency
+            | Input::LogPurchaseDays
+            | Input::SinglePurchaseDay
+            | Input::LogPurchaseRate
+            | Input::PurchaseInHorizon
+            | Input::LogGapMean
+            | Input::LogTenure
+            | Input::LogDistinctProducts => Theme::Frequency,
+            Input::LogOrders30d
+            | Input::LogOrders90d
+            | Input::LogOrders180d
+            | Input::LogLines180d => Theme::RecentActivity,
+            Input::LogMonetary | Input::LogAvgOrderValue => Theme::Spend,
+            Input::LogMedianPrice => Theme::ItemPrice,
+            Input::LogLastOrderUnits => Theme::LastOrder,
+            Input::ProductPropensity => Theme::ProductPropensity,
+            Input::GapCv => Theme::Rhythm,
+        }
+    }
+
+    /// The input whose standardised value tells on which side of the average the customer is,
+    /// and the side the theme's phrase describes.
+    fn key(self) -> (Input, Risky) {
+        match self {
+            Theme::Lapse => (Input::LogRecency, Risky::Above),
+            Theme::Frequency => (Input::LogPurchaseDays, Risky::Below),
+            Theme::RecentActivity => (Input::LogOrders90d, Risky::Below),
+            Theme::Spend => (Input::LogMonetary, Risky::Below),
+            Theme::ItemPrice => (Input::LogMedianPrice, Risky::Either),
+            Theme::LastOrder => (Input::LogLastOrderUnits, Risky::Below),
+            Theme::ProductPropensity => (Input::ProductPropensity, Risky::Below),
+            Theme::Rhythm => (Input::GapCv, Risky::Above),
+        }
+    }
+
+    /// What this theme says about one customer, as a phrase a retention team reads. `above`:
+    /// the customer's value of the theme's key input is above the average (only the item price
+    /// is named on either side).
+    pub fn phrase(self, raw: &Raw, above: bool) -> String {
+        let once = raw.purchase_days < 2.0;
+        match self {
+            // For a one-time buyer recency, tenure and usual gap are one number, and the two
+            // themes one fact: one phrase (named once).
+            Theme::Lapse | Theme::Frequency if once => {
+                format!("bought only once, {} ago", days(raw.recency_days))
+            }
+            // One gap is not a habit.
+            Theme::Lapse if raw.purchase_days < 3.0 => format!(
+                "no purchase for {}; bought on 2 days, {} apart",
+                days(raw.recency_days),
+                days(raw.usual_gap_days())
+            ),
+            Theme::Lapse => format!(
+                "no purchase for {}; usually buys {}",
+                days(raw.recency_days),
+                every(raw.usual_gap_days())
+            ),
+            Theme::Frequency => format!(
+                "bought on {} days in {}",
+                raw.purchase_days.round() as i64,
+                days(raw.tenure_days)
+            ),
+            Theme::RecentActivity => {
+                if raw.orders_180d < 1.0 {
+                    "no order in the last 180 days".to_string()
+                } else if raw.orders_90d < 1.0 {
+                    "no order in the last 90 days".to_string()
+                } else {
+                    format!("only {} in the last 90 days", orders(raw.orders_90d))
+                }
+            }
+            Theme::Spend => {
+                // Without prices (no item price for anyone), money is counted in purchase lines.
+                let (total, per_order) = match raw.median_unit_price {
+                    None => (
+                        format!("{} purchase lines", raw.monetary_total.round() as i64),
+                        format!("{:.1}", raw.avg_order_value),
+                    ),
+                    Some(_) => (
+                        format!("{:.2}", raw.monetary_total),
+                        format!("{:.2}", raw.avg_order_value),
+                    ),
+                };
+                if raw.frequency < 2.0 {
+                    format!("low spend: {total} in one order")
+                } else {
+                    format!("low spend: {total} in all, {per_order} per order")
+                }
+            }
+            Theme::ItemPrice => match raw.median_unit_price {
+                Some(p) if above => format!("high typical item price: {p:.2}"),
+                Some(p) => format!("low typical item price: {p:.2}"),
+                None => "no item prices".to_string(),
+            },
+            Theme::LastOrder => {
+                let units = raw.last_order_units;
+                if units == 1.0 {
+                    "small last order: 1 unit".to_string()
+                } else if units == units.round() {
+                    format!("small last order: {} units", units as i64)
+                } else {
+                    format!("small last order: {units:.2} units")
+                }
+            }
+            Theme::ProductPropensity => "buys products whose buyers seldom come back".to_string(),
+            Theme::Rhythm => "irregular buying rhythm".to_string(),
+        }
+    }
+}
 
 /// "every day", "every 30 days".
 fn every(gap_days: f64) -> String {
@@ -18,112 +170,65 @@ fn days(x: f64) -> String {
     }
 }
 
-/// What an input says about one customer, as a phrase a retention team reads.
-pub fn phrase(input: Input, raw: &Raw, horizon_days: u32) -> String {
-    let orders = |n: f64| {
-        let n = n.round() as i64;
-        if n == 1 {
-            "1 order".to_string()
-        } else {
-            format!("{n} orders")
-        }
-    };
-    match input {
-        Input::LogRecency => format!("no purchase for {}", days(raw.recency_days)),
-        Input::LogOverdue => match raw.gap_mean_days {
-            Some(gap) => format!(
-                "no purchase for {}; usually buys {}",
-                days(raw.recency_days),
-                every(gap)
-            ),
-            None => format!("no purchase for {}", days(raw.recency_days)),
-        },
-        Input::LogFrequency => format!("{} in all", orders(raw.frequency)),
-        Input::LogPurchaseDays | Input::SinglePurchaseDay => {
-            if raw.purchase_days < 2.0 {
-                "bought only once".to_string()
-            } else {
-                format!(
-                    "bought on {} different days",
-                    raw.purchase_days.round() as i64
-                )
-            }
-        }
-        // Without prices (no item price for anyone), money is counted in purchase lines.
-        Input::LogMonetary if raw.median_unit_price.is_none() => {
-            format!(
-                "{} purchase lines in all",
-                raw.monetary_total.round() as i64
-            )
-        }
-        Input::LogAvgOrderValue if raw.median_unit_price.is_none() => {
-            format!("{:.1} lines per order", raw.avg_order_value)
-        }
-        Input::LogMonetary => format!("spent {:.2} in all", raw.monetary_total),
-        Input::LogAvgOrderValue => format!("average order {:.2}", raw.avg_order_value),
-        Input::LogTenure => format!("customer for {}", days(raw.tenure_days)),
-        Input::LogOrders30d => format!("{} in the last 30 days", orders(raw.orders_30d)),
-        Input::LogOrders90d => format!("{} in the last 90 days", orders(raw.orders_90d)),
-        Input::LogOrders180d => format!("{} in the last 180 days", orders(raw.orders_180d)),
-        Input::LogGapMean => format!("usually buys {}", every(raw.usual_gap_days())),
-        Input::GapCv => "irregular buying rhythm".to_string(),
-        Input::LogDistinctProducts => match raw.distinct_products.unwrap_or(0.0).round() as i64 {
-            1 => "bought 1 product".to_string(),
-            n => format!("bought {n} different products"),
-        },
-        Input::LogPurchaseRate | Input::PurchaseInHorizon => format!(
-            "about {:.1} purchase days per {horizon_days} days",
-            raw.purchase_rate() * f64::from(horizon_days)
-        ),
-        Input::LogMedianPrice => match raw.median_unit_price {
-            Some(p) => format!("typical item price {p:.2}"),
-            None => "no item prices".to_string(),
-        },
-        Input::LogLines180d => match raw.lines_180d.round() as i64 {
-            1 => "1 item bought in the last 180 days".to_string(),
-            n => format!("{n} items bought in the last 180 days"),
-        },
-        Input::ProductPropensity => "buys products whose buyers seldom come back".to_string(),
-        Input::LogLastOrderUnits => {
-            let units = raw.last_order_units;
-            if units == 1.0 {
-                "last order: 1 unit".to_string()
-            } else if units == units.round() {
-                format!("last order: {} units", units as i64)
-            } else {
-                format!("last order: {units:.2} units")
-            }
-        }
+fn orders(n: f64) -> String {
+    match n.round() as i64 {
+        1 => "1 order".to_string(),
+        n => format!("{n} orders"),
     }
 }
 
-/// Up to `n` distinct phrases for the inputs with the largest positive contributions.
+/// A theme that moves the log-odds of churn by less than this is not named: 0.05 is about 1.2
+/// points of probability around one half, too little to be why a customer is at risk.
+pub const MIN_LOG_ODDS: f64 = 0.05;
+
+/// One theme's share of a customer's score.
+struct Pull {
+    theme: Theme,
+    /// The summed contributions of the theme's inputs.
+    sum: f64,
+    /// The standardised value of the theme's key input, where the model has it.
+    key: Option<f64>,
+}
+
+/// Up to `n` phrases for the themes whose summed contributions push the score up most
+/// (positive: toward churn, at least [`MIN_LOG_ODDS`]) and whose key input is on the risky side,
+/// strongest first; ties in theme order. `contributions` and `standardised` are per input: coefficient × standardised
+/// value, and the standardised value.
 pub fn top_reasons(
     contributions: &[f64],
+    standardised: &[f64],
     inputs: &[Input],
     raw: &Raw,
-    horizon_days: u32,
     n: usize,
 ) -> Vec<String> {
-    let mut order: Vec<usize> = (0..inputs.len())
-        .filter(|&j| contributions[j] > 0.0)
-        .collect();
-    order.sort_by(|&a, &b| {
-        contributions[b]
-            .total_cmp(&contributions[a])
-            .then(a.cmp(&b))
-    });
-    let mut out: Vec<String> = Vec::with_capacity(n);
-    for j in order {
-        let text = phrase(inputs[j], raw, horizon_days);
-        // "no purchase for 142 days; usually buys every 30" already says "no purchase for 142 days".
-        if out
-            .iter()
-            .any(|r| r.starts_with(&text) || text.starts_with(r.as_str()))
-        {
-            continue;
+    let mut pulls: Vec<Pull> = Vec::new();
+    for ((&input, &c), &z) in inputs.iter().zip(contributions).zip(standardised) {
+        let theme = Theme::of(input);
+        let key = (theme.key().0 == input).then_some(z);
+        match pulls.iter_mut().find(|p| p.theme == theme) {
+            Some(p) => {
+                p.sum += c;
+                p.key = p.key.or(key);
+            }
+            None => pulls.push(Pull { theme, sum: c, key }),
         }
-        out.push(text);
+    }
+    pulls.retain(|p| {
+        let side = match (p.theme.key().1, p.key) {
+            (Risky::Above, Some(z)) => z > 0.0,
+            (Risky::Below, Some(z)) => z < 0.0,
+            // A model without the key input (one saved with other inputs) names it as it pushes.
+            (Risky::Either, _) | (_, None) => true,
+        };
+        p.sum >= MIN_LOG_ODDS && side
+    });
+    pulls.sort_by(|a, b| b.sum.total_cmp(&a.sum).then(a.theme.cmp(&b.theme)));
+    let mut out: Vec<String> = Vec::with_capacity(n);
+    for p in pulls {
+        let text = p.theme.phrase(raw, p.key.is_some_and(|z| z > 0.0));
+        if !out.contains(&text) {
+            out.push(text);
+        }
         if out.len() == n {
             break;
         }
@@ -136,12 +241,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strongest_positive_contributions_in_words_without_repeats() {
+    fn strongest_themes_in_words_each_once() {
         let raw = Raw {
             recency_days: 142.0,
+            tenure_days: 300.0,
             purchase_days: 4.0,
             gap_mean_days: Some(30.0),
-            orders_90d: 0.0,
+            orders_180d: 1.0,
             ..Raw::default()
         };
         let inputs = [
@@ -149,91 +255,189 @@ mod tests {
             Input::LogOverdue,
             Input::LogOrders90d,
             Input::LogMonetary,
+            Input::LogOrders180d,
         ];
-        let reasons = top_reasons(&[0.5, 0.9, 0.3, -1.0], &inputs, &raw, 90, 3);
+        // Lapse 0.5 + 0.9; recent activity 0.3 + 0.2; spend pulls the other way.
+        let c = [0.5, 0.9, 0.3, -1.0, 0.2];
+        let z = [1.0, 1.0, -1.0, 1.0, -1.0];
+        assert_eq!(
+            top_reasons(&c, &z, &inputs, &raw, 3),
+            [
+                "no purchase for 142 days; usually buys every 30 days",
+                "no order in the last 90 days",
+            ]
+        );
+        assert_eq!(top_reasons(&c, &z, &inputs, &raw, 1).len(), 1);
+    }
+
+    #[test]
+    fn inputs_of_one_theme_that_pull_against_each_other_give_no_reason() {
+        let raw = Raw {
+            purchase_days: 16.0,
+            tenure_days: 300.0,
+            distinct_products: Some(40.0),
+            ..Raw::default()
+        };
+        let inputs = [
+            Input::LogFrequency,
+            Input::LogPurchaseDays,
+            Input::LogPurchaseRate,
+            Input::LogDistinctProducts,
+            Input::GapCv,
+        ];
+        // Few purchase days (below average) with gaps more irregular than usual.
+        let z = [-1.0, -1.0, -1.0, 1.0, 1.0];
+        // Products alone would say "bought 40 products" pushes toward churn; the frequency
+        // theme in all pulls away (0.4 + 0.3 − 0.9 + 0.1).
+        let reasons = top_reasons(&[0.4, 0.3, -0.9, 0.1, 0.1], &z, &inputs, &raw, 3);
+        assert_eq!(reasons, ["irregular buying rhythm"]);
+        let reasons = top_reasons(&[0.4, 0.3, -0.2, 0.1, 0.1], &z, &inputs, &raw, 3);
         assert_eq!(
             reasons,
-            vec![
-                "no purchase for 142 days; usually buys every 30 days".to_string(),
-                "0 orders in the last 90 days".to_string(),
+            ["bought on 16 days in 300 days", "irregular buying rhythm"]
+        );
+        // More purchase days than average: a positive sum would read "bought on 16 days" as a
+        // reason to leave, so it is not named.
+        let often = [1.0, 1.0, 1.0, 1.0, 1.0];
+        let reasons = top_reasons(&[0.4, 0.3, -0.2, 0.1, 0.1], &often, &inputs, &raw, 3);
+        assert_eq!(reasons, ["irregular buying rhythm"]);
+    }
+
+    #[test]
+    fn a_one_time_buyer_is_named_as_one() {
+        // One purchase 205 days ago: recency, tenure and usual gap are all 205.
+        let raw = Raw {
+            recency_days: 205.0,
+            tenure_days: 205.0,
+            purchase_days: 1.0,
+            frequency: 1.0,
+            ..Raw::default()
+        };
+        let inputs = [
+            Input::LogGapMean,
+            Input::SinglePurchaseDay,
+            Input::LogFrequency,
+            Input::LogPurchaseDays,
+            Input::LogRecency,
+        ];
+        let z = [1.0, 1.0, -1.0, -1.5, 1.0];
+        let reasons = top_reasons(&[0.6, 0.3, 0.2, -0.1, 0.4], &z, &inputs, &raw, 3);
+        assert_eq!(reasons, ["bought only once, 205 days ago"]);
+    }
+
+    #[test]
+    fn spend_item_price_and_last_order_are_named_on_their_risky_side() {
+        let raw = Raw {
+            frequency: 3.0,
+            purchase_days: 3.0,
+            monetary_total: 120.0,
+            avg_order_value: 40.0,
+            median_unit_price: Some(4.95),
+            last_order_units: 6.0,
+            ..Raw::default()
+        };
+        let inputs = [
+            Input::LogMonetary,
+            Input::LogAvgOrderValue,
+            Input::LogMedianPrice,
+            Input::LogLastOrderUnits,
+        ];
+        // Below-average spend and last order with negative coefficients, an above-average
+        // price with a positive one: all three push toward churn.
+        let c = [0.3, 0.1, 0.2, 0.25];
+        assert_eq!(
+            top_reasons(&c, &[-1.2, -0.4, 0.8, -1.0], &inputs, &raw, 3),
+            [
+                "low spend: 120.00 in all, 40.00 per order",
+                "small last order: 6 units",
+                "high typical item price: 4.95",
             ]
+        );
+        // Above-average spend and last order that push toward churn are not named; a price
+        // below average is, as low.
+        assert_eq!(
+            top_reasons(&c, &[1.2, 0.4, -0.8, 1.0], &inputs, &raw, 3),
+            ["low typical item price: 4.95"]
+        );
+        let one_order = Raw {
+            frequency: 1.0,
+            ..raw
+        };
+        assert_eq!(
+            Theme::Spend.phrase(&one_order, false),
+            "low spend: 120.00 in one order"
         );
     }
 
     #[test]
-    fn last_order_units_in_words() {
-        let units = |n: f64| {
-            let raw = Raw {
-                last_order_units: n,
-                ..Raw::default()
-            };
-            phrase(Input::LogLastOrderUnits, &raw, 90)
+    fn a_model_without_a_key_input_names_the_theme_as_it_pushes() {
+        let raw = Raw {
+            frequency: 2.0,
+            monetary_total: 50.0,
+            avg_order_value: 25.0,
+            median_unit_price: Some(1.0),
+            ..Raw::default()
         };
-        assert_eq!(units(1.0), "last order: 1 unit");
-        assert_eq!(units(12.0), "last order: 12 units");
-        assert_eq!(units(2.5), "last order: 2.50 units");
+        let reasons = top_reasons(&[0.2], &[1.0], &[Input::LogAvgOrderValue], &raw, 3);
+        assert_eq!(reasons, ["low spend: 50.00 in all, 25.00 per order"]);
     }
 
     #[test]
     fn counts_of_one_are_singular() {
-        let products = |n: f64| {
-            let raw = Raw {
-                distinct_products: Some(n),
-                ..Raw::default()
-            };
-            phrase(Input::LogDistinctProducts, &raw, 90)
-        };
-        assert_eq!(products(1.0), "bought 1 product");
-        assert_eq!(products(7.0), "bought 7 different products");
-        let once = Raw {
+        let raw = Raw {
             recency_days: 1.0,
-            tenure_days: 1.0,
-            lines_180d: 1.0,
-            ..Raw::default()
-        };
-        assert_eq!(
-            phrase(Input::LogRecency, &once, 90),
-            "no purchase for 1 day"
-        );
-        assert_eq!(phrase(Input::LogTenure, &once, 90), "customer for 1 day");
-        let daily = Raw {
-            recency_days: 150.0,
+            tenure_days: 30.0,
+            purchase_days: 2.0,
             gap_mean_days: Some(1.0),
+            orders_30d: 1.0,
+            orders_90d: 1.0,
+            orders_180d: 1.0,
+            last_order_units: 1.0,
             ..Raw::default()
         };
         assert_eq!(
-            phrase(Input::LogOverdue, &daily, 90),
-            "no purchase for 150 days; usually buys every day"
+            Theme::Lapse.phrase(&raw, true),
+            "no purchase for 1 day; bought on 2 days, 1 day apart"
+        );
+        let regular = Raw {
+            purchase_days: 12.0,
+            ..raw
+        };
+        assert_eq!(
+            Theme::Lapse.phrase(&regular, true),
+            "no purchase for 1 day; usually buys every day"
         );
         assert_eq!(
-            phrase(Input::LogLines180d, &once, 90),
-            "1 item bought in the last 180 days"
+            Theme::RecentActivity.phrase(&raw, false),
+            "only 1 order in the last 90 days"
+        );
+        assert_eq!(
+            Theme::LastOrder.phrase(&raw, false),
+            "small last order: 1 unit"
+        );
+        let more = Raw {
+            last_order_units: 2.5,
+            ..raw
+        };
+        assert_eq!(
+            Theme::LastOrder.phrase(&more, false),
+            "small last order: 2.50 units"
         );
     }
 
     #[test]
     fn money_is_named_as_lines_without_prices() {
-        let priced = Raw {
+        let unpriced = Raw {
+            frequency: 3.0,
             monetary_total: 101.0,
             avg_order_value: 33.5,
-            median_unit_price: Some(2.5),
+            median_unit_price: None,
             ..Raw::default()
         };
-        let unpriced = Raw {
-            median_unit_price: None,
-            ..priced
-        };
         assert_eq!(
-            phrase(Input::LogMonetary, &priced, 90),
-            "spent 101.00 in all"
+            Theme::Spend.phrase(&unpriced, false),
+            "low spend: 101 purchase lines in all, 33.5 per order"
         );
-        assert_eq!(
-            phrase(Input::LogMonetary, &unpriced, 90),
-            "101 purchase lines in all"
-        );
-        assert_eq!(
-            phrase(Input::LogAvgOrderValue, &unpriced, 90),
-            "33.5 lines per order"
-        );
+        assert_eq!(Theme::ItemPrice.phrase(&unpriced, false), "no item prices");
     }
 }

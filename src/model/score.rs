@@ -44,12 +44,18 @@ pub fn expected_value(raw: &Raw, horizon_days: u32) -> f64 {
 pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<DataFrame> {
     let rows = inputs::raw_rows(table)?;
     let p = model.predict(&rows);
-    let contributions = model.contributions(&rows);
+    let standardised = model.standardised(&rows);
     let horizon = model.horizon_days;
     let mut reason_columns: [Vec<String>; 3] = Default::default();
     for (i, raw) in rows.iter().enumerate() {
-        let row = contributions.row(i).to_vec();
-        let mut top = reasons::top_reasons(&row, &model.inputs, raw, horizon, 3).into_iter();
+        let z = standardised.row(i).to_vec();
+        // Coefficient × standardised value: positive pushes toward churn.
+        let contributions: Vec<f64> = z
+            .iter()
+            .zip(&model.logistic.coefficients)
+            .map(|(z, w)| z * w)
+            .collect();
+        let mut top = reasons::top_reasons(&contributions, &z, &model.inputs, raw, 3).into_iter();
         for column in &mut reason_columns {
             column.push(top.next().unwrap_or_default());
         }
