@@ -184,6 +184,51 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
         manifest["summary"]["customers_scored"].as_u64().unwrap() as usize,
         scores.height()
     );
+    // Reasons: packed from the first column, distinct within a row, every customer at high risk
+    // has one, and each says what the customer's features say.
+    let text_at = |name: &str, i: usize| common::str_at(&scores, name, i).unwrap_or_default();
+    let mut high = 0;
+    for i in 0..scores.height() {
+        let reasons: Vec<String> = ["reason_1", "reason_2", "reason_3"]
+            .iter()
+            .map(|c| text_at(c, i))
+            .collect();
+        let named: Vec<&String> = reasons.iter().take_while(|r| !r.is_empty()).collect();
+        assert!(
+            reasons[named.len()..].iter().all(|r| r.is_empty()),
+            "{reasons:?}"
+        );
+        for (k, r) in named.iter().enumerate() {
+            assert!(!named[..k].contains(r), "{reasons:?} repeats");
+        }
+        if text_at("risk_tier", i) == "high" {
+            high += 1;
+            assert!(
+                !named.is_empty(),
+                "customer {} at high risk without a reason",
+                text_at("customer_id", i)
+            );
+        }
+        let recency = text_at("recency_days", i);
+        let days = text_at("purchase_days", i);
+        for r in named {
+            if r.starts_with("bought only once") {
+                assert_eq!(days, "1", "{r}");
+                assert!(
+                    r.ends_with(&format!(", {recency} days ago")) || recency == "1",
+                    "{r}"
+                );
+            }
+            if let Some(rest) = r.strip_prefix("no purchase for ") {
+                assert!(
+                    rest.starts_with(&format!("{recency} day")),
+                    "{r} vs recency {recency}"
+                );
+                assert_ne!(days, "1", "{r}");
+            }
+        }
+    }
+    assert!(high > 100, "{high} customers at high risk");
 
     // Golden files: the manifest (checksums of every file) and the head of the CRM file.
     golden("manifest.json", &first["manifest.json"]);

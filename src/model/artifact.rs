@@ -176,15 +176,20 @@ impl ChurnModel {
     /// Churn probabilities, calibrated where the artifact says so.
     pub fn predict(&self, rows: &[Raw]) -> Vec<f64> {
         let p = self.logistic.linear(&self.standardised(rows));
-        p.iter()
-            .map(|&t| {
-                let p = sigmoid(t);
-                match &self.calibration {
-                    Some(c) => Platt { a: c.a, b: c.b }.apply(p),
-                    None => p,
-                }
-            })
-            .collect()
+        p.iter().map(|&t| self.probability(t)).collect()
+    }
+
+    fn probability(&self, linear: f64) -> f64 {
+        let p = sigmoid(linear);
+        match &self.calibration {
+            Some(c) => Platt { a: c.a, b: c.b }.apply(p),
+            None => p,
+        }
+    }
+
+    /// The churn probability of a customer whose inputs are all at the training average.
+    pub fn baseline(&self) -> f64 {
+        self.probability(self.logistic.intercept)
     }
 
     pub fn to_json(&self) -> Result<Vec<u8>> {

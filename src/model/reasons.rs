@@ -66,7 +66,8 @@ impl Theme {
     }
 
     /// The input whose standardised value tells on which side of the average the customer is,
-    /// and the side the theme's phrase describes.
+    /// and the side the theme's phrase describes. (The lapse also counts as risky when the
+    /// overdue ratio is above the average: see [`top_reasons`].)
     fn key(self) -> (Input, Risky) {
         match self {
             Theme::Lapse => (Input::LogRecency, Risky::Above),
@@ -155,6 +156,15 @@ impl Theme {
     }
 }
 
+/// The reason given when no theme is strong enough: the customer's score is about the average
+/// customer's (`baseline`, the probability at average inputs).
+pub fn near_average(baseline: f64) -> String {
+    format!(
+        "no single reason: the average customer is {:.0} % likely to stop buying",
+        baseline * 100.0
+    )
+}
+
 /// "every day", "every 30 days".
 fn every(gap_days: f64) -> String {
     match gap_days.round() as i64 {
@@ -204,11 +214,16 @@ pub fn top_reasons(
     let mut pulls: Vec<Pull> = Vec::new();
     for ((&input, &c), &z) in inputs.iter().zip(contributions).zip(standardised) {
         let theme = Theme::of(input);
-        let key = (theme.key().0 == input).then_some(z);
+        // Later than usual is a lapse even when the time since is shorter than most customers'.
+        let key = (theme.key().0 == input || (input == Input::LogOverdue && z > 0.0)).then_some(z);
         match pulls.iter_mut().find(|p| p.theme == theme) {
             Some(p) => {
                 p.sum += c;
-                p.key = p.key.or(key);
+                // The risky side wins: a lapse is risky when either input says so.
+                p.key = match (p.key, key) {
+                    (Some(a), Some(b)) if theme == Theme::Lapse => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
             }
             None => pulls.push(Pull { theme, sum: c, key }),
         }
@@ -301,6 +316,28 @@ mod tests {
         let often = [1.0, 1.0, 1.0, 1.0, 1.0];
         let reasons = top_reasons(&[0.4, 0.3, -0.2, 0.1, 0.1], &often, &inputs, &raw, 3);
         assert_eq!(reasons, ["irregular buying rhythm"]);
+    }
+
+    #[test]
+    fn later_than_usual_is_a_lapse_even_when_sooner_than_most() {
+        // 88 days since the last purchase is less than most customers' (recency below average),
+        // but this customer usually buys every 8 days.
+        let raw = Raw {
+            recency_days: 88.0,
+            tenure_days: 200.0,
+            purchase_days: 13.0,
+            gap_mean_days: Some(8.0),
+            ..Raw::default()
+        };
+        let inputs = [Input::LogRecency, Input::LogOverdue];
+        let reasons = top_reasons(&[-0.05, 0.9], &[-0.1, 1.5], &inputs, &raw, 3);
+        assert_eq!(
+            reasons,
+            ["no purchase for 88 days; usually buys every 8 days"]
+        );
+        // On schedule and sooner than most: no lapse, whatever the sum.
+        let reasons = top_reasons(&[-0.05, 0.9], &[-0.1, -0.2], &inputs, &raw, 3);
+        assert!(reasons.is_empty(), "{reasons:?}");
     }
 
     #[test]

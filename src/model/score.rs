@@ -55,7 +55,11 @@ pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<
             .zip(&model.logistic.coefficients)
             .map(|(z, w)| z * w)
             .collect();
-        let mut top = reasons::top_reasons(&contributions, &z, &model.inputs, raw, 3).into_iter();
+        let mut named = reasons::top_reasons(&contributions, &z, &model.inputs, raw, 3);
+        if named.is_empty() {
+            named.push(reasons::near_average(model.baseline()));
+        }
+        let mut top = named.into_iter();
         for column in &mut reason_columns {
             column.push(top.next().unwrap_or_default());
         }
