@@ -188,7 +188,8 @@ fn last_order_units_counts_orders_of_the_same_last_moment_together() {
          A,7,2024-01-03T10:05:00,POST,1,4.00\n\
          B,4,2024-01-02,P1,7,1.00\n\
          B,5,2024-01-02,P2,3,1.00\n\
-         B,6,2024-01-01,P2,100,1.00\n",
+         B,6,2024-01-01,P2,100,1.00\n\
+         C,8,2024-01-02,POST,1,4.00\n",
     )
     .unwrap();
     let tx = load(&path, &Config::default());
@@ -201,4 +202,6 @@ fn last_order_units_counts_orders_of_the_same_last_moment_together() {
     assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 0), Some(3.5));
     // B: dates only, orders 4 and 5 on the last day; order 6 the day before does not count.
     assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 1), Some(10.0));
+    // C paid postage only: no order with products, 0 units (not missing).
+    assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 2), Some(0.0));
 }

@@ -334,7 +334,7 @@ pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
                 .alias(f::GAP_STD_DAYS),
             distinct_products.alias(f::DISTINCT_PRODUCTS),
             col(f::LINES_180D).fill_null(lit(0i64)),
-            from_micros(col("last_units")).alias(f::LAST_ORDER_UNITS),
+            from_micros(col("last_units").fill_null(lit(0i64))).alias(f::LAST_ORDER_UNITS),
             when(gross().gt(lit(0.0)))
                 .then(
                     when((returned.clone() / gross()).gt(lit(1.0)))
