@@ -65,25 +65,29 @@ impl Theme {
         }
     }
 
-    /// The input whose standardised value tells on which side of the average the customer is,
-    /// and the side the theme's phrase describes. (The lapse also counts as risky when the
-    /// overdue ratio is above the average: see [`top_reasons`].)
-    fn key(self) -> (Input, Risky) {
+    /// The inputs whose standardised values tell on which side of the average the customer is,
+    /// each with the side the theme's phrase describes; the customer is on the risky side when
+    /// any of them is. Later than usual (the overdue ratio) is a lapse even when the time since
+    /// is shorter than most customers wait.
+    fn keys(self) -> &'static [(Input, Risky)] {
         match self {
-            Theme::Lapse => (Input::LogRecency, Risky::Above),
-            Theme::Frequency => (Input::LogPurchaseDays, Risky::Below),
-            Theme::RecentActivity => (Input::LogOrders90d, Risky::Below),
-            Theme::Spend => (Input::LogMonetary, Risky::Below),
-            Theme::ItemPrice => (Input::LogMedianPrice, Risky::Either),
-            Theme::LastOrder => (Input::LogLastOrderUnits, Risky::Below),
-            Theme::ProductPropensity => (Input::ProductPropensity, Risky::Below),
-            Theme::Rhythm => (Input::GapCv, Risky::Above),
+            Theme::Lapse => &[
+                (Input::LogRecency, Risky::Above),
+                (Input::LogOverdue, Risky::Above),
+            ],
+            Theme::Frequency => &[(Input::LogPurchaseDays, Risky::Below)],
+            Theme::RecentActivity => &[(Input::LogOrders90d, Risky::Below)],
+            Theme::Spend => &[(Input::LogMonetary, Risky::Below)],
+            Theme::ItemPrice => &[(Input::LogMedianPrice, Risky::Either)],
+            Theme::LastOrder => &[(Input::LogLastOrderUnits, Risky::Below)],
+            Theme::ProductPropensity => &[(Input::ProductPropensity, Risky::Below)],
+            Theme::Rhythm => &[(Input::GapCv, Risky::Above)],
         }
     }
 
     /// What this theme says about one customer, as a phrase a retention team reads. `above`:
-    /// the customer's value of the theme's key input is above the average (only the item price
-    /// is named on either side).
+    /// the customer's value of a key input is above the average (only the item price is named on
+    /// either side).
     pub fn phrase(self, raw: &Raw, above: bool) -> String {
         let once = raw.purchase_days < 2.0;
         match self {
@@ -196,14 +200,16 @@ struct Pull {
     theme: Theme,
     /// The summed contributions of the theme's inputs.
     sum: f64,
-    /// The standardised value of the theme's key input, where the model has it.
-    key: Option<f64>,
+    /// Whether a key input is on its risky side; `None` when the model has no key input.
+    risky: Option<bool>,
+    /// Whether a key input is above the average.
+    above: bool,
 }
 
 /// Up to `n` phrases for the themes whose summed contributions push the score up most
-/// (positive: toward churn, at least [`MIN_LOG_ODDS`]) and whose key input is on the risky side,
-/// strongest first; ties in theme order. `contributions` and `standardised` are per input: coefficient × standardised
-/// value, and the standardised value.
+/// (positive: toward churn, at least [`MIN_LOG_ODDS`]) and whose key inputs are on the risky
+/// side, strongest first; ties in theme order. `contributions` and `standardised` are per input:
+/// coefficient × standardised value, and the standardised value.
 pub fn top_reasons(
     contributions: &[f64],
     standardised: &[f64],
@@ -214,33 +220,40 @@ pub fn top_reasons(
     let mut pulls: Vec<Pull> = Vec::new();
     for ((&input, &c), &z) in inputs.iter().zip(contributions).zip(standardised) {
         let theme = Theme::of(input);
-        // Later than usual is a lapse even when the time since is shorter than most customers'.
-        let key = (theme.key().0 == input || (input == Input::LogOverdue && z > 0.0)).then_some(z);
+        let risky =
+            theme
+                .keys()
+                .iter()
+                .find(|(key, _)| *key == input)
+                .map(|(_, side)| match side {
+                    Risky::Above => z > 0.0,
+                    Risky::Below => z < 0.0,
+                    Risky::Either => true,
+                });
+        let above = risky.is_some() && z > 0.0;
         match pulls.iter_mut().find(|p| p.theme == theme) {
             Some(p) => {
                 p.sum += c;
-                // The risky side wins: a lapse is risky when either input says so.
-                p.key = match (p.key, key) {
-                    (Some(a), Some(b)) if theme == Theme::Lapse => Some(a.max(b)),
+                p.risky = match (p.risky, risky) {
+                    (Some(a), Some(b)) => Some(a || b),
                     (a, b) => a.or(b),
                 };
+                p.above |= above;
             }
-            None => pulls.push(Pull { theme, sum: c, key }),
+            None => pulls.push(Pull {
+                theme,
+                sum: c,
+                risky,
+                above,
+            }),
         }
     }
-    pulls.retain(|p| {
-        let side = match (p.theme.key().1, p.key) {
-            (Risky::Above, Some(z)) => z > 0.0,
-            (Risky::Below, Some(z)) => z < 0.0,
-            // A model without the key input (one saved with other inputs) names it as it pushes.
-            (Risky::Either, _) | (_, None) => true,
-        };
-        p.sum >= MIN_LOG_ODDS && side
-    });
+    // A model without the key inputs (one saved with other inputs) names a theme as it pushes.
+    pulls.retain(|p| p.sum >= MIN_LOG_ODDS && p.risky.unwrap_or(true));
     pulls.sort_by(|a, b| b.sum.total_cmp(&a.sum).then(a.theme.cmp(&b.theme)));
     let mut out: Vec<String> = Vec::with_capacity(n);
     for p in pulls {
-        let text = p.theme.phrase(raw, p.key.is_some_and(|z| z > 0.0));
+        let text = p.theme.phrase(raw, p.above);
         if !out.contains(&text) {
             out.push(text);
         }
