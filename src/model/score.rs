@@ -47,6 +47,7 @@ pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<
     let standardised = model.standardised(&rows);
     let horizon = model.horizon_days;
     let mut reason_columns: [Vec<String>; 3] = Default::default();
+    let near_average = reasons::near_average(model.baseline());
     for (i, raw) in rows.iter().enumerate() {
         let z = standardised.row(i).to_vec();
         // Coefficient × standardised value: positive pushes toward churn.
@@ -57,7 +58,7 @@ pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<
             .collect();
         let mut named = reasons::top_reasons(&contributions, &z, &model.inputs, raw, 3);
         if named.is_empty() {
-            named.push(reasons::near_average(model.baseline()));
+            named.push(near_average.clone());
         }
         let mut top = named.into_iter();
         for column in &mut reason_columns {
