@@ -236,8 +236,7 @@ pub fn clean(
     } else {
         None
     };
-    let priced = raw.present.contains(&input::UNIT_PRICE);
-    let mut lines = line_table(classified, priced, needs_day_key)?;
+    let mut lines = line_table(classified, raw.has(input::UNIT_PRICE), needs_day_key)?;
     let dictionaries = encode::encode(&mut lines)?;
     Ok(Cleaned {
         transactions: Transactions {
@@ -348,7 +347,7 @@ fn read_numbers(
         (input::QUANTITY, QTY_FAILED),
         (input::UNIT_PRICE, PRICE_FAILED),
     ] {
-        if raw.present.contains(&canonical) {
+        if raw.has(canonical) {
             let parsed = parse::parse_number(raw.table.column(canonical)?, options.decimal_comma)?;
             let expected = |bad: &str| {
                 if options.decimal_comma {
@@ -403,7 +402,7 @@ fn read_text(raw: &RawInput) -> Result<Vec<Column>> {
     ]
     .into_iter()
     .map(|canonical| {
-        Ok(if raw.present.contains(&canonical) {
+        Ok(if raw.has(canonical) {
             match canonical {
                 input::CUSTOMER_ID => parse::normalise_id(table.column(canonical)?, true)?,
                 input::ORDER_ID | input::PRODUCT_ID => {
