@@ -16,7 +16,7 @@ use retain::model::train;
 
 fn sample() -> retain::clean::Transactions {
     load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv"),
+        &repo().join("data/sample/transactions.csv"),
         &Config::default(),
     )
 }
@@ -169,8 +169,7 @@ fn artifact_round_trip_reproduces_scores_exactly_and_refuses_changes() {
 #[test]
 fn cli_backtest_json_has_every_design_key_and_score_refuses_a_tampered_model() {
     let dir = tempfile::tempdir().unwrap();
-    let sample =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv");
+    let sample = repo().join("data/sample/transactions.csv");
     let out = retain_bin()
         .args([
             "backtest",

@@ -83,8 +83,7 @@ fn population_at_the_backtest_dates_matches_design_md() {
 
 #[test]
 fn raw_export_with_the_shipped_mapping_gives_the_same_features() {
-    let config_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/online_retail.toml");
+    let config_path = repo().join("data/online_retail.toml");
     let config = Config::load(Some(&config_path)).unwrap();
     let raw = load(&online_retail("raw_uci_export.csv.gz"), &config);
     assert_eq!(raw.accounting, normalised().transactions.accounting);

@@ -12,10 +12,6 @@ use common::*;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `retain run` on the sample from the repository root (so the manifest names the input
 /// `data/sample/transactions.csv`, as in the golden file).
 fn run(out: &Path, extra: &[&str]) -> Output {

@@ -33,7 +33,7 @@ fn recall_and_hit_rate_by_hand() {
 /// The shipped sample, its history at 2024-12-31 and the co-purchase model fitted on it.
 fn sample_model() -> (retain::clean::Transactions, History, CoPurchaseModel) {
     let tx = load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/transactions.csv"),
+        &repo().join("data/sample/transactions.csv"),
         &Config::default(),
     );
     let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();

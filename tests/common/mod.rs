@@ -7,17 +7,22 @@ use polars::prelude::*;
 use retain::clean::Transactions;
 use retain::config::Config;
 
+/// The repository root. `cargo test` sets `CARGO_MANIFEST_DIR` when it runs a test, too; that
+/// value wins over the one compiled in, which is stale when a shared `CARGO_TARGET_DIR` holds a
+/// build of a clone at another path (cargo keys a workspace member's build by relative path).
+pub fn repo() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    repo().join("tests/fixtures").join(name)
 }
 
 /// The shared Online Retail data beside the repository (`../shared/data/online_retail/`).
 pub fn online_retail(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/online_retail")
-        .join(name)
+    repo().join("../shared/data/online_retail").join(name)
 }
 
 pub fn load(path: &Path, config: &Config) -> Transactions {
