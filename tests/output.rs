@@ -315,6 +315,21 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
             .is_float(),
         "decimal commas parse back as numbers"
     );
+
+    // The README's example rows are rows of these files, so they cannot go stale.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let de_text = String::from_utf8(de_bytes).unwrap();
+    let examples: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("\"001221\""))
+        .collect();
+    assert_eq!(examples.len(), 2, "the README shows one crm and one excel-de row");
+    for example in examples {
+        assert!(
+            text.lines().any(|l| l == example) || de_text.lines().any(|l| l == example),
+            "README example row is not in the sample's CRM files:\n{example}"
+        );
+    }
 }
 
 fn staging_dirs(parent: &Path) -> Vec<PathBuf> {
