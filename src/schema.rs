@@ -89,6 +89,8 @@ pub mod score {
     pub const REASON_1: &str = "reason_1";
     pub const REASON_2: &str = "reason_2";
     pub const REASON_3: &str = "reason_3";
+    /// The reasons' codes, strongest first, `;`-separated (a CRM multi-select field).
+    pub const REASON_CODES: &str = "reason_codes";
     /// Last purchase plus the usual gap; empty with one purchase day.
     pub const EXPECTED_NEXT_ORDER: &str = "expected_next_order";
     /// Purchase rate × horizon × average order value.

@@ -197,6 +197,28 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
         for (k, r) in named.iter().enumerate() {
             assert!(!named[..k].contains(r), "{reasons:?} repeats");
         }
+        // One code per reason, in the same order, each naming what its words say.
+        let codes = text_at("reason_codes", i);
+        let codes: Vec<&str> = codes.split(';').collect();
+        assert_eq!(codes.len(), named.len(), "{codes:?} for {reasons:?}");
+        for (code, r) in codes.iter().zip(&named) {
+            let start = match *code {
+                "lapse" => "no purchase for ",
+                "single_purchase" => "bought only once",
+                "low_recent_activity" if r.starts_with("only ") => "only ",
+                "low_recent_activity" => "no order in the last",
+                "low_spend" => "low spend: ",
+                "high_item_price" => "high typical item price",
+                "small_last_order" => "small last order: ",
+                "no_single_reason" => "no single reason: ",
+                _ => "",
+            };
+            assert!(
+                retain::model::reasons::CODES.iter().any(|(c, _)| c == code),
+                "unknown code {code}"
+            );
+            assert!(r.starts_with(start), "{code}: {r}");
+        }
         if text_at("risk_tier", i) == "high" {
             high += 1;
             assert!(
@@ -323,7 +345,17 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
         .lines()
         .filter(|l| l.starts_with("\"001221\""))
         .collect();
-    assert_eq!(examples.len(), 2, "the README shows one crm and one excel-de row");
+    assert_eq!(
+        examples.len(),
+        2,
+        "the README shows one crm and one excel-de row"
+    );
+    for (code, meaning) in retain::model::reasons::CODES {
+        assert!(
+            readme.contains(&format!("| `{code}` | {meaning} |")),
+            "the README's table of reason codes lacks {code}"
+        );
+    }
     for example in examples {
         assert!(
             text.lines().any(|l| l == example) || de_text.lines().any(|l| l == example),

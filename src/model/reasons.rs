@@ -85,6 +85,27 @@ impl Theme {
         }
     }
 
+    /// A stable code for what [`Theme::phrase`] says, for segmenting in a CRM: the theme on
+    /// its risky side, `single_purchase` for the one-time buyer's phrase (which two themes
+    /// give), and the item price's side.
+    pub fn code(self, raw: &Raw, above: bool) -> &'static str {
+        match self {
+            Theme::Lapse | Theme::Frequency if raw.purchase_days < 2.0 => "single_purchase",
+            Theme::Lapse => "lapse",
+            Theme::Frequency => "low_frequency",
+            Theme::RecentActivity => "low_recent_activity",
+            Theme::Spend => "low_spend",
+            Theme::ItemPrice => match raw.median_unit_price {
+                Some(_) if above => "high_item_price",
+                Some(_) => "low_item_price",
+                None => "no_item_prices",
+            },
+            Theme::LastOrder => "small_last_order",
+            Theme::ProductPropensity => "products_seldom_rebought",
+            Theme::Rhythm => "irregular_rhythm",
+        }
+    }
+
     /// What this theme says about one customer, as a phrase a retention team reads. `above`:
     /// the customer's value of a key input is above the average (only the item price is named on
     /// either side).
@@ -160,13 +181,58 @@ impl Theme {
     }
 }
 
+/// One reason for a score: a stable code and the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub code: &'static str,
+    pub text: String,
+}
+
+/// Every code a reason can have with what it means, in theme order, [`NEAR_AVERAGE`] last (the
+/// order of the report's table).
+pub const CODES: [(&str, &str); 12] = [
+    (
+        "lapse",
+        "no purchase for longer than most, or than usual for them",
+    ),
+    ("single_purchase", "bought only once, a while ago"),
+    (
+        "low_frequency",
+        "few purchase days for their time as a customer",
+    ),
+    (
+        "low_recent_activity",
+        "few or no orders in the last 90 / 180 days",
+    ),
+    ("low_spend", "low spend in all and per order"),
+    ("high_item_price", "high typical item price"),
+    ("low_item_price", "low typical item price"),
+    ("no_item_prices", "no item prices in the input"),
+    ("small_last_order", "few units in the last order"),
+    (
+        "products_seldom_rebought",
+        "buys products whose buyers seldom come back",
+    ),
+    ("irregular_rhythm", "irregular gaps between purchases"),
+    (
+        NEAR_AVERAGE,
+        "no single reason: about as likely to leave as the average customer",
+    ),
+];
+
+/// The code of [`near_average`]'s reason.
+pub const NEAR_AVERAGE: &str = "no_single_reason";
+
 /// The reason given when no theme is strong enough: the customer's score is about the average
 /// customer's (`baseline`, the probability at average inputs).
-pub fn near_average(baseline: f64) -> String {
-    format!(
-        "no single reason: the average customer is {:.0} % likely to stop buying",
-        baseline * 100.0
-    )
+pub fn near_average(baseline: f64) -> Reason {
+    Reason {
+        code: NEAR_AVERAGE,
+        text: format!(
+            "no single reason: the average customer is {:.0} % likely to stop buying",
+            baseline * 100.0
+        ),
+    }
 }
 
 /// "every day", "every 30 days".
@@ -206,7 +272,7 @@ struct Pull {
     above: bool,
 }
 
-/// Up to `n` phrases for the themes whose summed contributions push the score up most
+/// Up to `n` reasons for the themes whose summed contributions push the score up most
 /// (positive: toward churn, at least [`MIN_LOG_ODDS`]) and whose key inputs are on the risky
 /// side, strongest first; ties in theme order. `contributions` and `standardised` are per input:
 /// coefficient × standardised value, and the standardised value.
@@ -216,7 +282,7 @@ pub fn top_reasons(
     inputs: &[Input],
     raw: &Raw,
     n: usize,
-) -> Vec<String> {
+) -> Vec<Reason> {
     let mut pulls: Vec<Pull> = Vec::new();
     for ((&input, &c), &z) in inputs.iter().zip(contributions).zip(standardised) {
         let theme = Theme::of(input);
@@ -251,11 +317,15 @@ pub fn top_reasons(
     // A model without the key inputs (one saved with other inputs) names a theme as it pushes.
     pulls.retain(|p| p.sum >= MIN_LOG_ODDS && p.risky.unwrap_or(true));
     pulls.sort_by(|a, b| b.sum.total_cmp(&a.sum).then(a.theme.cmp(&b.theme)));
-    let mut out: Vec<String> = Vec::with_capacity(n);
+    let mut out: Vec<Reason> = Vec::with_capacity(n);
     for p in pulls {
-        let text = p.theme.phrase(raw, p.above);
-        if !out.contains(&text) {
-            out.push(text);
+        // Two themes can say one thing (the one-time buyer); it is named once.
+        let code = p.theme.code(raw, p.above);
+        if out.iter().all(|r| r.code != code) {
+            out.push(Reason {
+                code,
+                text: p.theme.phrase(raw, p.above),
+            });
         }
         if out.len() == n {
             break;
@@ -267,6 +337,14 @@ pub fn top_reasons(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(reasons: Vec<Reason>) -> Vec<String> {
+        reasons.into_iter().map(|r| r.text).collect()
+    }
+
+    fn codes(reasons: Vec<Reason>) -> Vec<&'static str> {
+        reasons.into_iter().map(|r| r.code).collect()
+    }
 
     #[test]
     fn strongest_themes_in_words_each_once() {
@@ -289,7 +367,7 @@ mod tests {
         let c = [0.5, 0.9, 0.3, -1.0, 0.2];
         let z = [1.0, 1.0, -1.0, 1.0, -1.0];
         assert_eq!(
-            top_reasons(&c, &z, &inputs, &raw, 3),
+            words(top_reasons(&c, &z, &inputs, &raw, 3)),
             [
                 "no purchase for 142 days; usually buys every 30 days",
                 "no order in the last 90 days",
@@ -317,9 +395,21 @@ mod tests {
         let z = [-1.0, -1.0, -1.0, 1.0, 1.0];
         // Products alone would say "bought 40 products" pushes toward churn; the frequency
         // theme in all pulls away (0.4 + 0.3 − 0.9 + 0.1).
-        let reasons = top_reasons(&[0.4, 0.3, -0.9, 0.1, 0.1], &z, &inputs, &raw, 3);
+        let reasons = words(top_reasons(
+            &[0.4, 0.3, -0.9, 0.1, 0.1],
+            &z,
+            &inputs,
+            &raw,
+            3,
+        ));
         assert_eq!(reasons, ["irregular buying rhythm"]);
-        let reasons = top_reasons(&[0.4, 0.3, -0.2, 0.1, 0.1], &z, &inputs, &raw, 3);
+        let reasons = words(top_reasons(
+            &[0.4, 0.3, -0.2, 0.1, 0.1],
+            &z,
+            &inputs,
+            &raw,
+            3,
+        ));
         assert_eq!(
             reasons,
             ["bought on 16 days in 300 days", "irregular buying rhythm"]
@@ -327,7 +417,13 @@ mod tests {
         // More purchase days than average: a positive sum would read "bought on 16 days" as a
         // reason to leave, so it is not named.
         let often = [1.0, 1.0, 1.0, 1.0, 1.0];
-        let reasons = top_reasons(&[0.4, 0.3, -0.2, 0.1, 0.1], &often, &inputs, &raw, 3);
+        let reasons = words(top_reasons(
+            &[0.4, 0.3, -0.2, 0.1, 0.1],
+            &often,
+            &inputs,
+            &raw,
+            3,
+        ));
         assert_eq!(reasons, ["irregular buying rhythm"]);
     }
 
@@ -343,13 +439,13 @@ mod tests {
             ..Raw::default()
         };
         let inputs = [Input::LogRecency, Input::LogOverdue];
-        let reasons = top_reasons(&[-0.05, 0.9], &[-0.1, 1.5], &inputs, &raw, 3);
+        let reasons = words(top_reasons(&[-0.05, 0.9], &[-0.1, 1.5], &inputs, &raw, 3));
         assert_eq!(
             reasons,
             ["no purchase for 88 days; usually buys every 8 days"]
         );
         // On schedule and sooner than most: no lapse, whatever the sum.
-        let reasons = top_reasons(&[-0.05, 0.9], &[-0.1, -0.2], &inputs, &raw, 3);
+        let reasons = words(top_reasons(&[-0.05, 0.9], &[-0.1, -0.2], &inputs, &raw, 3));
         assert!(reasons.is_empty(), "{reasons:?}");
     }
 
@@ -371,8 +467,13 @@ mod tests {
             Input::LogRecency,
         ];
         let z = [1.0, 1.0, -1.0, -1.5, 1.0];
-        let reasons = top_reasons(&[0.6, 0.3, 0.2, -0.1, 0.4], &z, &inputs, &raw, 3);
+        let c = [0.6, 0.3, 0.2, -0.1, 0.4];
+        let reasons = words(top_reasons(&c, &z, &inputs, &raw, 3));
         assert_eq!(reasons, ["bought only once, 205 days ago"]);
+        assert_eq!(
+            codes(top_reasons(&c, &z, &inputs, &raw, 3)),
+            ["single_purchase"]
+        );
     }
 
     #[test]
@@ -396,17 +497,25 @@ mod tests {
         // price with a positive one: all three push toward churn.
         let c = [0.3, 0.1, 0.2, 0.25];
         assert_eq!(
-            top_reasons(&c, &[-1.2, -0.4, 0.8, -1.0], &inputs, &raw, 3),
+            words(top_reasons(&c, &[-1.2, -0.4, 0.8, -1.0], &inputs, &raw, 3)),
             [
                 "low spend: 120.00 in all, 40.00 per order",
                 "small last order: 6 units",
                 "high typical item price: 4.95",
             ]
         );
+        assert_eq!(
+            codes(top_reasons(&c, &[-1.2, -0.4, 0.8, -1.0], &inputs, &raw, 3)),
+            ["low_spend", "small_last_order", "high_item_price"]
+        );
+        assert_eq!(
+            codes(top_reasons(&c, &[1.2, 0.4, -0.8, 1.0], &inputs, &raw, 3)),
+            ["low_item_price"]
+        );
         // Above-average spend and last order that push toward churn are not named; a price
         // below average is, as low.
         assert_eq!(
-            top_reasons(&c, &[1.2, 0.4, -0.8, 1.0], &inputs, &raw, 3),
+            words(top_reasons(&c, &[1.2, 0.4, -0.8, 1.0], &inputs, &raw, 3)),
             ["low typical item price: 4.95"]
         );
         let one_order = Raw {
@@ -428,7 +537,13 @@ mod tests {
             median_unit_price: Some(1.0),
             ..Raw::default()
         };
-        let reasons = top_reasons(&[0.2], &[1.0], &[Input::LogAvgOrderValue], &raw, 3);
+        let reasons = words(top_reasons(
+            &[0.2],
+            &[1.0],
+            &[Input::LogAvgOrderValue],
+            &raw,
+            3,
+        ));
         assert_eq!(reasons, ["low spend: 50.00 in all, 25.00 per order"]);
     }
 
@@ -473,6 +588,53 @@ mod tests {
             Theme::LastOrder.phrase(&more, false),
             "small last order: 2.50 units"
         );
+    }
+
+    #[test]
+    fn every_code_is_listed_and_one_code_means_one_kind_of_phrase() {
+        let themes = [
+            Theme::Lapse,
+            Theme::Frequency,
+            Theme::RecentActivity,
+            Theme::Spend,
+            Theme::ItemPrice,
+            Theme::LastOrder,
+            Theme::ProductPropensity,
+            Theme::Rhythm,
+        ];
+        let mut seen: Vec<(&str, Theme)> = Vec::new();
+        for purchase_days in [1.0, 2.0, 5.0] {
+            for price in [None, Some(2.5)] {
+                let raw = Raw {
+                    purchase_days,
+                    median_unit_price: price,
+                    ..Raw::default()
+                };
+                for theme in themes {
+                    for above in [false, true] {
+                        let code = theme.code(&raw, above);
+                        assert!(
+                            CODES.iter().any(|(c, _)| *c == code),
+                            "{code} is not in CODES"
+                        );
+                        let phrase = theme.phrase(&raw, above);
+                        if code == "single_purchase" {
+                            assert!(phrase.starts_with("bought only once"), "{phrase}");
+                        } else {
+                            // Apart from the one-time buyer, a code belongs to one theme.
+                            match seen.iter().find(|(c, _)| *c == code) {
+                                Some((_, t)) => assert_eq!(*t, theme, "{code}"),
+                                None => seen.push((code, theme)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Every listed code but the fallback's comes from a theme.
+        assert_eq!(seen.len() + 2, CODES.len(), "{seen:?}");
+        assert_eq!(near_average(0.75).code, NEAR_AVERAGE);
+        assert_eq!(CODES.last().unwrap().0, NEAR_AVERAGE);
     }
 
     #[test]

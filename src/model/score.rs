@@ -40,6 +40,10 @@ pub fn expected_value(raw: &Raw, horizon_days: u32) -> f64 {
     raw.purchase_days / raw.tenure_days.max(horizon) * horizon * raw.avg_order_value
 }
 
+/// Between the codes in [`s::REASON_CODES`]: CRMs import a `;`-separated text into a
+/// multi-select field.
+pub const REASON_CODE_SEPARATOR: &str = ";";
+
 /// Adds the score columns in front of the features of `table` (from [`super::train::scoring_table`]).
 pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<DataFrame> {
     let rows = inputs::raw_rows(table)?;
@@ -47,6 +51,7 @@ pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<
     let standardised = model.standardised(&rows);
     let horizon = model.horizon_days;
     let mut reason_columns: [Vec<String>; 3] = Default::default();
+    let mut codes: Vec<String> = Vec::with_capacity(rows.len());
     let near_average = reasons::near_average(model.baseline());
     for (i, raw) in rows.iter().enumerate() {
         let z = standardised.row(i).to_vec();
@@ -60,7 +65,14 @@ pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<
         if named.is_empty() {
             named.push(near_average.clone());
         }
-        let mut top = named.into_iter();
+        codes.push(
+            named
+                .iter()
+                .map(|r| r.code)
+                .collect::<Vec<_>>()
+                .join(REASON_CODE_SEPARATOR),
+        );
+        let mut top = named.into_iter().map(|r| r.text);
         for column in &mut reason_columns {
             column.push(top.next().unwrap_or_default());
         }
@@ -90,6 +102,7 @@ pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<
             Column::new(s::REASON_1.into(), r1),
             Column::new(s::REASON_2.into(), r2),
             Column::new(s::REASON_3.into(), r3),
+            Column::new(s::REASON_CODES.into(), codes),
             Int32Chunked::from_iter_options(s::EXPECTED_NEXT_ORDER.into(), next_order.into_iter())
                 .into_date()
                 .into_column(),

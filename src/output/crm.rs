@@ -59,6 +59,8 @@ pub struct Summary {
     pub offers: BTreeMap<String, OfferTotals>,
     pub total_cost: f64,
     pub total_expected_net_benefit: f64,
+    /// Per risk tier, per reason code: the customers among whose reasons it is.
+    pub reasons: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -142,7 +144,8 @@ pub fn decide(
     );
     let scores = with_decisions(scores, &decisions, &campaign.catalog, picks)?;
     let crm = crm_table(&scores, &decisions, campaign, as_of, model_version)?;
-    let summary = summarise(&candidates, &decisions, campaign);
+    let mut summary = summarise(&candidates, &decisions, campaign);
+    summary.reasons = reasons_by_tier(&scores)?;
     Ok(Decided {
         scores,
         crm,
@@ -189,6 +192,22 @@ fn summarise(candidates: &[Candidate], decisions: &[Decision], campaign: &Campai
     summary.total_cost = cents(summary.total_cost);
     summary.total_expected_net_benefit = cents(summary.total_expected_net_benefit);
     summary
+}
+
+fn reasons_by_tier(scores: &DataFrame) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
+    let tiers = texts(scores, s::RISK_TIER)?;
+    let codes = texts(scores, s::REASON_CODES)?;
+    let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for (tier, codes) in tiers.into_iter().zip(&codes) {
+        let counts = out.entry(tier).or_default();
+        for code in codes
+            .split(crate::model::score::REASON_CODE_SEPARATOR)
+            .filter(|c| !c.is_empty())
+        {
+            *counts.entry(code.to_string()).or_default() += 1;
+        }
+    }
+    Ok(out)
 }
 
 /// The decision and product columns, placed after the score columns and before the features.
@@ -347,6 +366,9 @@ fn crm_table(
         c::CAMPAIGN.into(),
         vec![campaign.id.clone(); n],
     ));
+    // Columns added after the first release go last, so that an import mapped by position
+    // keeps working.
+    columns.push(selected.column(s::REASON_CODES)?.clone());
     Ok(DataFrame::new(n, columns)?)
 }
 
@@ -373,6 +395,7 @@ mod tests {
             s::REASON_1 => ["r1", "r1", "r1", "r1"],
             s::REASON_2 => ["r2", "r2", "r2", "r2"],
             s::REASON_3 => ["r3", "r3", "r3", "r3"],
+            s::REASON_CODES => ["lapse;low_spend", "lapse", "no_single_reason", "lapse"],
             s::EXPECTED_NEXT_ORDER => Int32Chunked::from_vec("x".into(), vec![date("2024-01-01"); 4]).into_date().into_series(),
             s::EXPECTED_VALUE => [1000.0, 500.0, 3000.0, 2000.0],
             s::VALUE_AT_RISK => [900.0, 400.0, 300.0, 1800.0],
@@ -437,6 +460,19 @@ mod tests {
         assert_eq!(col(&d.crm, c::AS_OF), ["2024-12-31", "2024-12-31"]);
         assert_eq!(col(&d.crm, c::MODEL_VERSION), ["churn-x", "churn-x"]);
         assert_eq!(d.crm.get_column_names()[0].as_str(), f::CUSTOMER_ID);
+        // Added after the first release: last, so that imports mapped by position still work.
+        assert_eq!(
+            d.crm.get_column_names().last().unwrap().as_str(),
+            s::REASON_CODES
+        );
+        assert_eq!(col(&d.crm, s::REASON_CODES), ["lapse;low_spend", "lapse"]);
+        // Per tier, each code once per customer who has it (a, b, d high; c low).
+        let high: Vec<(&str, usize)> = d.summary.reasons["high"]
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(high, [("lapse", 3), ("low_spend", 1)]);
+        assert_eq!(d.summary.reasons["low"]["no_single_reason"], 1);
         // The score table keeps everyone, with the decision.
         assert_eq!(
             col(&d.scores, o::DECISION),

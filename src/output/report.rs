@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::ManifestHead;
-use crate::model::ChurnModel;
 use crate::model::artifact::WindowMetrics;
+use crate::model::{ChurnModel, reasons};
 use crate::offers::Catalog;
 
 fn metrics_row(name: &str, w: &WindowMetrics) -> String {
@@ -111,6 +111,40 @@ pub fn markdown(head: &ManifestHead, model: &ChurnModel, catalog: &Catalog) -> S
         );
     }
     let _ = writeln!(r, "| all | {} | |\n", s.customers_scored);
+
+    let tiers = ["high", "medium"];
+    let named = |tier: &str, code: &str| {
+        s.reasons
+            .get(tier)
+            .and_then(|c| c.get(code))
+            .copied()
+            .unwrap_or(0)
+    };
+    let rows: Vec<_> = reasons::CODES
+        .iter()
+        .filter(|(code, _)| tiers.iter().any(|t| named(t, code) > 0))
+        .collect();
+    if !rows.is_empty() {
+        r.push_str(
+            "### Why they are at risk\n\nThe customers at high and medium risk whose reasons \
+             (`reason_1` … `reason_3`, up to three each) name this; the codes are in \
+             `reason_codes`.\n\n| reason | code | high | medium |\n| --- | --- | --- | --- |\n",
+        );
+        for (code, meaning) in rows {
+            let cell = |tier: &str| {
+                let n = named(tier, code);
+                let all = s.risk_tiers.get(tier).copied().unwrap_or(0);
+                format!("{n} ({:.0} %)", share(n, all))
+            };
+            let _ = writeln!(
+                r,
+                "| {meaning} | `{code}` | {} | {} |",
+                cell("high"),
+                cell("medium")
+            );
+        }
+        r.push('\n');
+    }
 
     if let Some(c) = &head.campaign {
         let _ = writeln!(r, "## Campaign `{}`\n", c.id);
