@@ -99,6 +99,12 @@ impl Raw {
         self.purchase_days / self.tenure_days.max(MIN_RATE_WINDOW_DAYS)
     }
 
+    /// Whether the customer has bought on one day only (purchase days are whole; below 2 leaves
+    /// room for a float).
+    pub fn single_purchase_day(&self) -> bool {
+        self.purchase_days < 2.0
+    }
+
     /// The usual gap between purchase days; with one purchase day, the time since it.
     pub fn usual_gap_days(&self) -> f64 {
         self.gap_mean_days.unwrap_or(self.tenure_days).max(1.0)
@@ -116,7 +122,7 @@ impl Raw {
             Input::LogOrders90d => ln1p(self.orders_90d),
             Input::LogOrders180d => ln1p(self.orders_180d),
             Input::LogPurchaseDays => ln1p(self.purchase_days),
-            Input::SinglePurchaseDay => f64::from(u8::from(self.purchase_days < 2.0)),
+            Input::SinglePurchaseDay => f64::from(u8::from(self.single_purchase_day())),
             Input::LogGapMean => ln1p(self.usual_gap_days()),
             Input::LogOverdue => ln1p(self.recency_days / self.usual_gap_days()),
             Input::GapCv => match (self.gap_std_days, self.gap_mean_days) {

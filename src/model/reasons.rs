@@ -90,7 +90,7 @@ impl Theme {
     /// give), and the item price's side.
     pub fn code(self, raw: &Raw, above: bool) -> &'static str {
         match self {
-            Theme::Lapse | Theme::Frequency if raw.purchase_days < 2.0 => "single_purchase",
+            Theme::Lapse | Theme::Frequency if raw.single_purchase_day() => "single_purchase",
             Theme::Lapse => "lapse",
             Theme::Frequency => "low_frequency",
             Theme::RecentActivity => "low_recent_activity",
@@ -110,11 +110,10 @@ impl Theme {
     /// the customer's value of a key input is above the average (only the item price is named on
     /// either side).
     pub fn phrase(self, raw: &Raw, above: bool) -> String {
-        let once = raw.purchase_days < 2.0;
         match self {
             // For a one-time buyer recency, tenure and usual gap are one number, and the two
             // themes one fact: one phrase (named once).
-            Theme::Lapse | Theme::Frequency if once => {
+            Theme::Lapse | Theme::Frequency if raw.single_purchase_day() => {
                 format!("bought only once, {} ago", days(raw.recency_days))
             }
             // One gap is not a habit.

@@ -128,20 +128,17 @@ pub fn markdown(head: &ManifestHead, model: &ChurnModel, catalog: &Catalog) -> S
         r.push_str(
             "### Why they are at risk\n\nThe customers at high and medium risk whose reasons \
              (`reason_1` … `reason_3`, up to three each) name this; the codes are in \
-             `reason_codes`.\n\n| reason | code | high | medium |\n| --- | --- | --- | --- |\n",
+             `reason_codes`.\n\n",
         );
+        let _ = writeln!(r, "| reason | code | {} |", tiers.join(" | "));
+        let _ = writeln!(r, "| --- | --- |{}", " --- |".repeat(tiers.len()));
         for (code, meaning) in rows {
-            let cell = |tier: &str| {
+            let cells = tiers.map(|tier| {
                 let n = named(tier, code);
                 let all = s.risk_tiers.get(tier).copied().unwrap_or(0);
                 format!("{n} ({:.0} %)", share(n, all))
-            };
-            let _ = writeln!(
-                r,
-                "| {meaning} | `{code}` | {} | {} |",
-                cell("high"),
-                cell("medium")
-            );
+            });
+            let _ = writeln!(r, "| {meaning} | `{code}` | {} |", cells.join(" | "));
         }
         r.push('\n');
     }
