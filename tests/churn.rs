@@ -5,6 +5,7 @@ mod common;
 
 use chrono::NaiveDate;
 use common::*;
+use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use retain::ExitCode;
 use retain::config::{Config, FeatureOptions};
@@ -271,4 +272,282 @@ fn retraining_on_the_same_input_gives_the_same_bytes() {
     for _ in 0..3 {
         assert_eq!(train(), first);
     }
+}
+
+/// The sample with only `columns`, written as CSV to `dir/name`; every value kept as text.
+fn sample_with(columns: &[&str], dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let raw = retain::io::read::load(
+        &repo().join("data/sample/transactions.csv"),
+        &Config::default(),
+    )
+    .unwrap();
+    let mut table = raw.table.select(columns.iter().copied()).unwrap();
+    let path = dir.join(name);
+    retain::io::write::write_table(&mut table, &path).unwrap();
+    path
+}
+
+fn run_bin(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    retain_bin().args(args).output().expect("the binary runs")
+}
+
+fn succeeded(out: &std::process::Output) {
+    exits_with(out, 0);
+}
+
+/// `retain backtest --json` at `cutoff`; must succeed.
+fn backtest_json(input: &std::path::Path, cutoff: &str) -> serde_json::Value {
+    let out = run_bin(&[
+        "backtest".as_ref(),
+        "--cutoff".as_ref(),
+        cutoff.as_ref(),
+        "--json".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+    ]);
+    succeeded(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Asserts the exit code; returns stderr.
+fn exits_with(out: &std::process::Output, code: i32) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    err
+}
+
+#[test]
+fn backtest_run_and_score_work_without_order_ids_products_quantities_or_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = sample_with(&["customer_id", "order_date"], dir.path(), "two.csv");
+
+    // With customer ids and dates only, every row with an id is a purchase: the populations
+    // counted here from the file's text, not by retain.
+    let text = std::fs::read_to_string(&two).unwrap();
+    let rows: Vec<(&str, &str)> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split_once(',').unwrap())
+        .filter(|(id, _)| !id.is_empty())
+        .collect();
+    // Customers with a purchase day in [from, until); ISO dates compare as text.
+    let active = |from: &str, until: &str| {
+        rows.iter()
+            .filter(|(_, date)| (from..until).contains(&&date[..10]))
+            .map(|(id, _)| *id)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let before = |day| active("", day);
+    let (train_at, cutoff, end) = ("2024-07-04", "2024-10-02", "2024-12-31");
+    let test = before(cutoff);
+    let churned = test.difference(&active(cutoff, end)).count();
+
+    let report = backtest_json(&two, cutoff);
+    assert_eq!(report["train_customers"], before(train_at).len());
+    assert_eq!(report["test_customers"], test.len());
+    let rate = report["test_churn_rate"].as_f64().unwrap();
+    assert!((rate - churned as f64 / test.len() as f64).abs() < 1e-12);
+    assert!(report["churn"]["auc"].as_f64().unwrap() > 0.8, "{report}");
+    assert!(report.get("recommendations").is_none());
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("no product_id column"),
+        "{report}"
+    );
+
+    // Products without quantities or prices, and quantities and prices without products.
+    for (columns, suggests) in [
+        (
+            &["customer_id", "order_id", "order_date", "product_id"][..],
+            true,
+        ),
+        (
+            &[
+                "customer_id",
+                "order_id",
+                "order_date",
+                "quantity",
+                "unit_price",
+            ][..],
+            false,
+        ),
+    ] {
+        let path = sample_with(columns, dir.path(), "part.csv");
+        let report = backtest_json(&path, cutoff);
+        assert!(
+            report["churn"]["auc"].as_f64().unwrap() > 0.8,
+            "{columns:?}"
+        );
+        assert_eq!(
+            report.get("recommendations").is_some(),
+            suggests,
+            "{columns:?}"
+        );
+    }
+
+    // `run` on the two columns: no suggestions, and the warnings say what was counted instead.
+    let two_models = dir.path().join("models-two");
+    let run_out = dir.path().join("run");
+    succeeded(&run_bin(&[
+        "run".as_ref(),
+        "--input".as_ref(),
+        two.as_os_str(),
+        "--model-dir".as_ref(),
+        two_models.as_os_str(),
+        "--out".as_ref(),
+        run_out.as_os_str(),
+    ]));
+    assert!(!run_out.join("recommendations.csv").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_out.join("manifest.json")).unwrap()).unwrap();
+    let warnings = manifest["warnings"].to_string();
+    assert!(warnings.contains("no unit_price column"), "{warnings}");
+    let crm = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(run_out.join("at_risk_customers.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert!(crm.height() > 0);
+    for column in ["product_1_id", "product_2_id", "product_3_name"] {
+        let values = crm.column(column).unwrap().str().unwrap();
+        assert!(
+            values.iter().all(|v| v.is_none_or(str::is_empty)),
+            "{column}"
+        );
+    }
+
+    // The saved model scores the same input as `run` did: the same scores, byte for byte.
+    let scored = dir.path().join("scored");
+    succeeded(&run_bin(&[
+        "score".as_ref(),
+        "--input".as_ref(),
+        two.as_os_str(),
+        "--model-dir".as_ref(),
+        two_models.as_os_str(),
+        "--out".as_ref(),
+        scored.as_os_str(),
+    ]));
+    assert_eq!(
+        std::fs::read(scored.join("scores.csv")).unwrap(),
+        std::fs::read(run_out.join("scores.csv")).unwrap()
+    );
+}
+
+#[test]
+fn score_refuses_input_whose_columns_differ_from_the_training_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = repo().join("data/sample/transactions.csv");
+    let two = sample_with(&["customer_id", "order_date"], dir.path(), "two.csv");
+    let train_on = |input: &std::path::Path, models: &str| {
+        let models = dir.path().join(models);
+        succeeded(&run_bin(&[
+            "train".as_ref(),
+            "--input".as_ref(),
+            input.as_os_str(),
+            "--model-dir".as_ref(),
+            models.as_os_str(),
+        ]));
+        models
+    };
+    let full = train_on(&sample, "models-full");
+    let narrow = train_on(&two, "models-two");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(full.join("churn-model.json")).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 2);
+    assert_eq!(
+        saved["input_columns"],
+        serde_json::json!(["order_id", "product_id", "quantity", "unit_price"])
+    );
+
+    let score = |input: &std::path::Path, models: &std::path::Path, out: &str| {
+        let out = dir.path().join(out);
+        let result = run_bin(&[
+            "score".as_ref(),
+            "--input".as_ref(),
+            input.as_os_str(),
+            "--model-dir".as_ref(),
+            models.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        (result, out)
+    };
+    // An export that lost its columns: the full model would read lines as money.
+    let (result, out) = score(&two, &full, "lost");
+    let err = exits_with(&result, 5);
+    assert!(
+        err.contains(
+            "two.csv has no order_id (orders and cancellations), product_id (products and \
+             product propensity), quantity (units, returns and spend), unit_price (spend and \
+             item prices), which the model was trained with"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("retrain"), "{err}");
+    assert!(!out.exists());
+    // And the other way: columns the model never saw.
+    let (result, out) = score(&sample, &narrow, "gained");
+    let err = exits_with(&result, 5);
+    assert!(
+        err.contains("transactions.csv has order_id (orders and cancellations), product_id"),
+        "{err}"
+    );
+    assert!(err.contains("two.csv) did not"), "{err}");
+    assert!(!out.exists());
+    // A column in the header with no value in any row is no column either.
+    let mut raw = retain::io::read::load(&sample, &Config::default())
+        .unwrap()
+        .table;
+    let blank = Series::new("unit_price".into(), vec![""; raw.height()]);
+    raw.replace("unit_price", blank.into()).unwrap();
+    let unpriced = dir.path().join("unpriced.csv");
+    retain::io::write::write_table(&mut raw, &unpriced).unwrap();
+    let (result, out) = score(&unpriced, &full, "unpriced");
+    let err = exits_with(&result, 5);
+    assert!(
+        err.contains("unpriced.csv has no unit_price (spend and item prices), which the model was trained with (or every value is empty)"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // The same columns pass.
+    let (result, _) = score(&sample, &full, "same");
+    succeeded(&result);
+}
+
+#[test]
+fn a_model_saved_by_retain_0_3_0_still_scores_with_a_warning() {
+    // tests/fixtures/churn-model-0.3.0.json: format 1, no record of its input columns.
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    std::fs::copy(
+        fixture("churn-model-0.3.0.json"),
+        models.join("churn-model.json"),
+    )
+    .unwrap();
+    let old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("churn-model-0.3.0.json")).unwrap()).unwrap();
+    assert_eq!(old["format_version"], 1);
+    let out = dir.path().join("scored");
+    let result = run_bin(&[
+        "score".as_ref(),
+        "--input".as_ref(),
+        repo().join("data/sample/transactions.csv").as_os_str(),
+        "--model-dir".as_ref(),
+        models.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    succeeded(&result);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["model_version"], old["model_version"]);
+    assert!(
+        manifest["warnings"]
+            .to_string()
+            .contains("was written by retain 0.3.0 and does not record the input columns"),
+        "{manifest}"
+    );
 }

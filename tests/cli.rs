@@ -759,3 +759,39 @@ fn a_file_with_another_separator_is_told_which_to_pass() {
         );
     }
 }
+
+#[test]
+fn a_column_empty_in_every_row_is_missing_whether_or_not_its_cells_are_quoted() {
+    // A writer that quotes every field writes an empty cell as `""`, which the CSV reader gives
+    // as empty text rather than as a missing value; both mean the column holds nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let rows = "customer_id,order_date,unit_price\n1,2024-01-02,{a}\n2,2024-01-03,{b}\n";
+    for (name, a, b) in [("bare.csv", "", " "), ("quoted.csv", "\"\"", "\" \"")] {
+        let path = write(&dir, name, &rows.replace("{a}", a).replace("{b}", b));
+        let out = run(&["validate", "--input", &path, "--json"]);
+        assert_exit(&out, 0, &[]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["rows_kept"], 2, "{name}: {report}");
+        assert_eq!(
+            report["columns_present"],
+            serde_json::json!(["customer_id", "order_date"])
+        );
+        assert!(
+            report["warnings"]
+                .to_string()
+                .contains("column unit_price exists but is empty in every row: treated as missing"),
+            "{name}: {report}"
+        );
+    }
+    // One value in the column makes it a column again, whose blank cells cannot be read.
+    let path = write(
+        &dir,
+        "one.csv",
+        &rows.replace("{a}", "2.50").replace("{b}", "\"\""),
+    );
+    assert_exit(
+        &run(&["validate", "--input", &path]),
+        3,
+        &["one.csv, line 3, column 'unit_price'"],
+    );
+}

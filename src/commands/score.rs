@@ -319,6 +319,18 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     stages.start("read input");
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
+    let unchecked = model.check_columns(
+        &tx.present,
+        &args
+            .model_dir
+            .join(crate::model::artifact::FILE_NAME)
+            .display()
+            .to_string(),
+        &args.input.display().to_string(),
+    )?;
+    if let Some(warning) = &unchecked {
+        super::progress(format!("warning: {warning}"));
+    }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let saved = args.model_dir.join(crate::recommend::artifact::META_FILE);
@@ -346,7 +358,13 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         campaign_info: info,
         campaign_args: &args.campaign,
         fingerprint,
-        warnings: tx.notes.iter().cloned().chain(unused).collect(),
+        warnings: tx
+            .notes
+            .iter()
+            .cloned()
+            .chain(unused)
+            .chain(unchecked)
+            .collect(),
     };
     complete(job, out, &mut stages)
 }

@@ -453,6 +453,17 @@ pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
         })
 }
 
+/// Whether every value of `column` is missing or blank text. Stops at the first value.
+fn holds_nothing(column: &Column) -> bool {
+    if column.null_count() == column.len() {
+        return true;
+    }
+    match column.str() {
+        Ok(text) => text.iter().all(|v| v.is_none_or(|s| s.trim().is_empty())),
+        Err(_) => false,
+    }
+}
+
 fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
     let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
     let separator = config.input.separator.as_bytes()[0];
@@ -531,12 +542,14 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
         .collect()
         .map_err(|e| csv_failure(path, format, separator, e))?;
 
-    // A column that exists but holds nothing counts as missing (DESIGN.md, "Input").
+    // A column that exists but holds nothing counts as missing (DESIGN.md, "Input"). Nothing is
+    // a missing value or blank text: a CSV writer that quotes every field writes `""`, which
+    // polars reads as empty text, not as missing.
     let mut empty = Vec::new();
     present.retain(|canonical| {
         let all_null = table
             .column(canonical)
-            .map(|c| c.null_count() == table.height() && table.height() > 0)
+            .map(|c| table.height() > 0 && holds_nothing(c))
             .unwrap_or(true);
         if all_null && !REQUIRED.contains(canonical) {
             empty.push(*canonical);

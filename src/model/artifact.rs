@@ -1,6 +1,7 @@
 //! The saved churn model (`models/churn-model.json`): everything needed to score, and to know what
-//! was scored with. Loading checks the format version, the inputs and a checksum, and refuses a
-//! mismatch with [`Error::ModelMismatch`] (exit code 5).
+//! was scored with. Loading checks the format version, the inputs and a checksum, scoring checks
+//! that the input has the columns the model was trained with, and both refuse a mismatch with
+//! [`Error::ModelMismatch`] (exit code 5).
 
 use std::path::Path;
 
@@ -12,9 +13,33 @@ use super::fit::{Logistic, Platt, Scaler, sigmoid};
 use super::inputs::{self, Input, Raw};
 use super::metrics::ChurnMetrics;
 use crate::error::{Error, Result};
+use crate::schema::input;
 
-/// Bumped whenever a field changes meaning; older artifacts are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The optional input columns that decide what the model's inputs mean, with what they feed.
+/// Without one, retain still computes every input, differently: one order per customer and day
+/// without `order_id`, every line one unit without `quantity`, lines for money without
+/// `unit_price`. A model fitted on one kind of input gives wrong scores on the other.
+pub const MODEL_COLUMNS: [(&str, &str); 4] = [
+    (input::ORDER_ID, "orders and cancellations"),
+    (input::PRODUCT_ID, "products and product propensity"),
+    (input::QUANTITY, "units, returns and spend"),
+    (input::UNIT_PRICE, "spend and item prices"),
+];
+
+/// Which of [`MODEL_COLUMNS`] an input has (with a value in some row), in that order.
+pub fn model_columns(present: &[&str]) -> Vec<String> {
+    MODEL_COLUMNS
+        .iter()
+        .filter(|(name, _)| present.contains(name))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// Bumped whenever a field changes meaning or is added; other versions are refused, except those
+/// in [`READS`]. Version 2 (retain 0.3.1) added `input_columns`.
+pub const FORMAT_VERSION: u32 = 2;
+/// Versions this retain reads. Version 1 has no `input_columns`: its columns are not checked.
+const READS: [u32; 2] = [1, 2];
 pub const FILE_NAME: &str = "churn-model.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +136,10 @@ pub struct ChurnModel {
     pub fit_rows: usize,
     pub metrics: ModelMetrics,
     pub training_input: InputFingerprint,
+    /// Which of [`MODEL_COLUMNS`] the training input had; the input scored must have the same.
+    /// Absent in format 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_columns: Option<Vec<String>>,
     /// sha256 of this JSON with `checksum` and `model_version` empty.
     pub checksum: String,
 }
@@ -128,6 +157,7 @@ impl ChurnModel {
         training_window: TrainingWindow,
         propensity_shrink: f64,
         training_input: InputFingerprint,
+        input_columns: Vec<String>,
     ) -> ChurnModel {
         ChurnModel {
             format_version: FORMAT_VERSION,
@@ -145,6 +175,7 @@ impl ChurnModel {
             fit_rows: 0,
             metrics: ModelMetrics::default(),
             training_input,
+            input_columns: Some(input_columns),
             checksum: String::new(),
         }
     }
@@ -207,11 +238,12 @@ impl ChurnModel {
         let version = value
             .get("format_version")
             .and_then(serde_json::Value::as_u64);
-        if version != Some(u64::from(FORMAT_VERSION)) {
+        if !version.is_some_and(|v| READS.iter().any(|&r| u64::from(r) == v)) {
             return Err(mismatch(format!(
-                "format version {} but this retain {} reads version {FORMAT_VERSION}; retrain with `retain train`",
+                "format version {} but this retain {} reads versions {}; retrain with `retain train`",
                 version.map_or("missing".to_string(), |v| v.to_string()),
-                env!("CARGO_PKG_VERSION")
+                env!("CARGO_PKG_VERSION"),
+                READS.map(|r| r.to_string()).join(" and ")
             )));
         }
         if let Some(names) = value.get("inputs").and_then(serde_json::Value::as_array) {
@@ -251,6 +283,68 @@ impl ChurnModel {
             )));
         }
         Ok(model)
+    }
+
+    /// Refuses an input whose [`MODEL_COLUMNS`] differ from the training input's, naming what
+    /// differs and what it feeds. `model` and `input` name the files in the message. A format 1
+    /// model, which does not record its columns, passes with a warning (returned).
+    pub fn check_columns(
+        &self,
+        present: &[&str],
+        model: &str,
+        input: &str,
+    ) -> Result<Option<String>> {
+        let Some(trained) = &self.input_columns else {
+            return Ok(Some(format!(
+                "{model} was written by retain {} and does not record the input columns it was trained with, so they are not checked against {input}; retrain to have them checked",
+                self.retain_version
+            )));
+        };
+        let scored = model_columns(present);
+        let list = |names: Vec<&str>| {
+            names
+                .iter()
+                .map(|name| {
+                    let feeds = MODEL_COLUMNS
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map_or("", |(_, f)| f);
+                    format!("{name} ({feeds})")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let missing: Vec<&str> = trained
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !scored.iter().any(|s| s == c))
+            .collect();
+        let extra: Vec<&str> = scored
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !trained.iter().any(|t| t == c))
+            .collect();
+        let mut differences = Vec::new();
+        if !missing.is_empty() {
+            differences.push(format!(
+                "{input} has no {}, which the model was trained with (or every value is empty)",
+                list(missing)
+            ));
+        }
+        if !extra.is_empty() {
+            differences.push(format!(
+                "{input} has {}, which the model's training input ({}) did not",
+                list(extra),
+                self.training_input.path
+            ));
+        }
+        if differences.is_empty() {
+            return Ok(None);
+        }
+        Err(Error::ModelMismatch(format!(
+            "{model}: {}; the model's inputs would mean something else than in training and its scores would be wrong. Map the columns (--col-... or [columns] in the config), or retrain on input like this one (retain train)",
+            differences.join("; ")
+        )))
     }
 
     pub fn load(dir: &Path) -> Result<ChurnModel> {

@@ -267,6 +267,7 @@ pub fn train(
         },
         params.propensity_shrink,
         input,
+        super::artifact::model_columns(&tx.present),
     );
     let p = model.predict(&train.rows);
     model.metrics.training = Some(WindowMetrics {
