@@ -82,41 +82,61 @@ fn set_weight(n: usize) -> f64 {
 
 /// Weighted occurrence per product, and weighted co-occurrence with raw counts per pair
 /// (`a < b`, key `a << 32 | b`), from sets of distinct product codes.
+///
+/// Row by row, as a sparse product: for each product `a`, the sets holding it add their weight to
+/// every later product in them, in a dense scratch row. That is the work of listing every pair
+/// once, without holding and sorting them all (a customer with 1,800 products alone has 1.6 M
+/// pairs). Each pair's sum runs over its sets in input order, whatever the thread count.
 pub fn cooccurrence(sets: &[Vec<u32>], n_products: usize) -> (Vec<f64>, Vec<(u64, f64, u32)>) {
     let mut occurrence = vec![0.0; n_products];
-    for set in sets {
-        let w = set_weight(set.len());
-        for &p in set {
-            occurrence[p as usize] += w;
-        }
-    }
-    let mut pairs: Vec<(u64, f64)> = sets
-        .par_iter()
-        .flat_map_iter(|set| {
+    let mut holding: Vec<Vec<u32>> = vec![Vec::new(); n_products];
+    let sorted: Vec<Vec<u32>> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, set)| {
             let w = set_weight(set.len());
+            for &p in set {
+                occurrence[p as usize] += w;
+                holding[p as usize].push(i as u32);
+            }
             let mut sorted = set.clone();
             sorted.sort_unstable();
-            let mut out = Vec::with_capacity(sorted.len() * sorted.len().saturating_sub(1) / 2);
-            for (i, &a) in sorted.iter().enumerate() {
-                for &b in &sorted[i + 1..] {
-                    out.push(((u64::from(a) << 32) | u64::from(b), w));
-                }
-            }
-            out.into_iter()
+            sorted
         })
         .collect();
-    pairs.par_sort_unstable_by_key(|(key, _)| *key);
-    let mut merged: Vec<(u64, f64, u32)> = Vec::new();
-    for (key, w) in pairs {
-        match merged.last_mut() {
-            Some(last) if last.0 == key => {
-                last.1 += w;
-                last.2 += 1;
-            }
-            _ => merged.push((key, w, 1)),
-        }
-    }
-    (occurrence, merged)
+    let weights: Vec<f64> = sets.iter().map(|set| set_weight(set.len())).collect();
+    let rows: Vec<Vec<(u64, f64, u32)>> = (0..n_products)
+        .into_par_iter()
+        .map_init(
+            || (vec![0.0; n_products], vec![0u32; n_products], Vec::new()),
+            |(sum, count, touched), a| {
+                for &i in &holding[a] {
+                    let set = &sorted[i as usize];
+                    let after = set.partition_point(|&b| b as usize <= a);
+                    for &b in &set[after..] {
+                        let b = b as usize;
+                        if count[b] == 0 {
+                            touched.push(b);
+                        }
+                        sum[b] += weights[i as usize];
+                        count[b] += 1;
+                    }
+                }
+                touched.sort_unstable();
+                let row = touched
+                    .iter()
+                    .map(|&b| (((a as u64) << 32) | b as u64, sum[b], count[b]))
+                    .collect();
+                for &b in touched.iter() {
+                    sum[b] = 0.0;
+                    count[b] = 0;
+                }
+                touched.clear();
+                row
+            },
+        )
+        .collect();
+    (occurrence, rows.concat())
 }
 
 /// Shrunk cosine: `c / √(nₐ n_b) · c / (c + shrink)`.
@@ -315,5 +335,45 @@ mod tests {
         let s = similarity(c01, n[0], n[1], 10.0);
         let expected = c01 / (n[0] * n[1]).sqrt() * c01 / (c01 + 10.0);
         assert!((s - expected).abs() < 1e-15);
+    }
+
+    #[test]
+    fn cooccurrence_lists_every_pair_of_every_set_once() {
+        // Against the plain way: every pair of every set, summed in a map.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let n_products = 60;
+        let sets: Vec<Vec<u32>> = (0..300)
+            .map(|_| {
+                let size = rng.gen_range(1..25);
+                let mut set: Vec<u32> = rand::seq::index::sample(&mut rng, n_products, size)
+                    .into_iter()
+                    .map(|p| p as u32)
+                    .collect();
+                set.reverse();
+                set
+            })
+            .collect();
+        let mut expected = std::collections::BTreeMap::new();
+        for set in &sets {
+            let w = set_weight(set.len());
+            for &a in set {
+                for &b in set {
+                    if a < b {
+                        let e = expected
+                            .entry((u64::from(a) << 32) | u64::from(b))
+                            .or_insert((0.0, 0));
+                        e.0 += w;
+                        e.1 += 1;
+                    }
+                }
+            }
+        }
+        let (_, pairs) = cooccurrence(&sets, n_products);
+        assert_eq!(pairs.len(), expected.len());
+        for ((key, sum, count), (k, (s, c))) in pairs.iter().zip(&expected) {
+            assert_eq!((key, count), (k, c));
+            assert!((sum - s).abs() < 1e-12, "{key}: {sum} against {s}");
+        }
     }
 }
