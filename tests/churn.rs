@@ -274,17 +274,28 @@ fn retraining_on_the_same_input_gives_the_same_bytes() {
     }
 }
 
-/// The sample with only `columns`, written as CSV to `dir/name`; every value kept as text.
-fn sample_with(columns: &[&str], dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+/// The sample as read (every value text), changed by `edit`, written as CSV to `dir/name`.
+fn sample_edited(
+    dir: &std::path::Path,
+    name: &str,
+    edit: impl FnOnce(DataFrame) -> DataFrame,
+) -> std::path::PathBuf {
     let raw = retain::io::read::load(
         &repo().join("data/sample/transactions.csv"),
         &Config::default(),
     )
     .unwrap();
-    let mut table = raw.table.select(columns.iter().copied()).unwrap();
+    let mut table = edit(raw.table);
     let path = dir.join(name);
     retain::io::write::write_table(&mut table, &path).unwrap();
     path
+}
+
+/// The sample with only `columns`, written as CSV to `dir/name`.
+fn sample_with(columns: &[&str], dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    sample_edited(dir, name, |table| {
+        table.select(columns.iter().copied()).unwrap()
+    })
 }
 
 fn run_bin(args: &[&std::ffi::OsStr]) -> std::process::Output {
@@ -307,6 +318,23 @@ fn backtest_json(input: &std::path::Path, cutoff: &str) -> serde_json::Value {
     ]);
     succeeded(&out);
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `retain score` of `input` with the models in `models`, into `out`.
+fn score_bin(
+    input: &std::path::Path,
+    models: &std::path::Path,
+    out: &std::path::Path,
+) -> std::process::Output {
+    run_bin(&[
+        "score".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--model-dir".as_ref(),
+        models.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
 }
 
 /// Asserts the exit code; returns stderr.
@@ -420,15 +448,7 @@ fn backtest_run_and_score_work_without_order_ids_products_quantities_or_prices()
 
     // The saved model scores the same input as `run` did: the same scores, byte for byte.
     let scored = dir.path().join("scored");
-    succeeded(&run_bin(&[
-        "score".as_ref(),
-        "--input".as_ref(),
-        two.as_os_str(),
-        "--model-dir".as_ref(),
-        two_models.as_os_str(),
-        "--out".as_ref(),
-        scored.as_os_str(),
-    ]));
+    succeeded(&score_bin(&two, &two_models, &scored));
     assert_eq!(
         std::fs::read(scored.join("scores.csv")).unwrap(),
         std::fs::read(run_out.join("scores.csv")).unwrap()
@@ -463,16 +483,7 @@ fn score_refuses_input_whose_columns_differ_from_the_training_input() {
 
     let score = |input: &std::path::Path, models: &std::path::Path, out: &str| {
         let out = dir.path().join(out);
-        let result = run_bin(&[
-            "score".as_ref(),
-            "--input".as_ref(),
-            input.as_os_str(),
-            "--model-dir".as_ref(),
-            models.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ]);
-        (result, out)
+        (score_bin(input, models, &out), out)
     };
     // An export that lost its columns: the full model would read lines as money.
     let (result, out) = score(&two, &full, "lost");
@@ -497,13 +508,11 @@ fn score_refuses_input_whose_columns_differ_from_the_training_input() {
     assert!(err.contains("two.csv) did not"), "{err}");
     assert!(!out.exists());
     // A column in the header with no value in any row is no column either.
-    let mut raw = retain::io::read::load(&sample, &Config::default())
-        .unwrap()
-        .table;
-    let blank = Series::new("unit_price".into(), vec![""; raw.height()]);
-    raw.replace("unit_price", blank.into()).unwrap();
-    let unpriced = dir.path().join("unpriced.csv");
-    retain::io::write::write_table(&mut raw, &unpriced).unwrap();
+    let unpriced = sample_edited(dir.path(), "unpriced.csv", |mut table| {
+        let blank = Series::new("unit_price".into(), vec![""; table.height()]);
+        table.replace("unit_price", blank.into()).unwrap();
+        table
+    });
     let (result, out) = score(&unpriced, &full, "unpriced");
     let err = exits_with(&result, 5);
     assert!(
@@ -531,16 +540,11 @@ fn a_model_saved_by_retain_0_3_0_still_scores_with_a_warning() {
         serde_json::from_slice(&std::fs::read(fixture("churn-model-0.3.0.json")).unwrap()).unwrap();
     assert_eq!(old["format_version"], 1);
     let out = dir.path().join("scored");
-    let result = run_bin(&[
-        "score".as_ref(),
-        "--input".as_ref(),
-        repo().join("data/sample/transactions.csv").as_os_str(),
-        "--model-dir".as_ref(),
-        models.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
-    succeeded(&result);
+    succeeded(&score_bin(
+        &repo().join("data/sample/transactions.csv"),
+        &models,
+        &out,
+    ));
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["model_version"], old["model_version"]);

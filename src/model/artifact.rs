@@ -300,41 +300,30 @@ impl ChurnModel {
                 self.retain_version
             )));
         };
-        let scored = model_columns(present);
-        let list = |names: Vec<&str>| {
-            names
-                .iter()
-                .map(|name| {
-                    let feeds = MODEL_COLUMNS
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map_or("", |(_, f)| f);
-                    format!("{name} ({feeds})")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let missing: Vec<&str> = trained
-            .iter()
-            .map(String::as_str)
-            .filter(|c| !scored.iter().any(|s| s == c))
-            .collect();
-        let extra: Vec<&str> = scored
-            .iter()
-            .map(String::as_str)
-            .filter(|c| !trained.iter().any(|t| t == c))
-            .collect();
+        // Each column in the training input or in this one but not in both, with what it feeds.
+        let (mut missing, mut extra) = (Vec::new(), Vec::new());
+        for (name, feeds) in MODEL_COLUMNS {
+            let trained_with = trained.iter().any(|t| t == name);
+            if trained_with != present.contains(&name) {
+                let side = if trained_with {
+                    &mut missing
+                } else {
+                    &mut extra
+                };
+                side.push(format!("{name} ({feeds})"));
+            }
+        }
         let mut differences = Vec::new();
         if !missing.is_empty() {
             differences.push(format!(
                 "{input} has no {}, which the model was trained with (or every value is empty)",
-                list(missing)
+                missing.join(", ")
             ));
         }
         if !extra.is_empty() {
             differences.push(format!(
                 "{input} has {}, which the model's training input ({}) did not",
-                list(extra),
+                extra.join(", "),
                 self.training_input.path
             ));
         }

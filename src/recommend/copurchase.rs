@@ -88,37 +88,37 @@ fn set_weight(n: usize) -> f64 {
 /// once, without holding and sorting them all (a customer with 1,800 products alone has 1.6 M
 /// pairs). Each pair's sum runs over its sets in input order, whatever the thread count.
 pub fn cooccurrence(sets: &[Vec<u32>], n_products: usize) -> (Vec<f64>, Vec<(u64, f64, u32)>) {
+    let weights: Vec<f64> = sets.iter().map(|set| set_weight(set.len())).collect();
     let mut occurrence = vec![0.0; n_products];
     let mut holding: Vec<Vec<u32>> = vec![Vec::new(); n_products];
+    for (i, (set, &w)) in sets.iter().zip(&weights).enumerate() {
+        for &p in set {
+            occurrence[p as usize] += w;
+            holding[p as usize].push(i as u32);
+        }
+    }
     let sorted: Vec<Vec<u32>> = sets
         .iter()
-        .enumerate()
-        .map(|(i, set)| {
-            let w = set_weight(set.len());
-            for &p in set {
-                occurrence[p as usize] += w;
-                holding[p as usize].push(i as u32);
-            }
+        .map(|set| {
             let mut sorted = set.clone();
             sorted.sort_unstable();
             sorted
         })
         .collect();
-    let weights: Vec<f64> = sets.iter().map(|set| set_weight(set.len())).collect();
     let rows: Vec<Vec<(u64, f64, u32)>> = (0..n_products)
         .into_par_iter()
         .map_init(
             || (vec![0.0; n_products], vec![0u32; n_products], Vec::new()),
             |(sum, count, touched), a| {
                 for &i in &holding[a] {
-                    let set = &sorted[i as usize];
+                    let (set, w) = (&sorted[i as usize], weights[i as usize]);
                     let after = set.partition_point(|&b| b as usize <= a);
                     for &b in &set[after..] {
                         let b = b as usize;
                         if count[b] == 0 {
                             touched.push(b);
                         }
-                        sum[b] += weights[i as usize];
+                        sum[b] += w;
                         count[b] += 1;
                     }
                 }
