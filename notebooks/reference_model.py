@@ -6,7 +6,7 @@ population, labels, features at c - H for training and at c for testing) so that
 compared with it at cutoffs other than the one DESIGN.md lists:
 
     pip install pandas scikit-learn
-    python notebooks/reference_model.py ../shared/data/online_retail/transactions.csv.gz \
+    python notebooks/reference_model.py data/online_retail/transactions.csv.gz \
         2011-05-13 2011-06-12 2011-07-12 2011-08-11 2011-09-10
 
 At 2011-09-10 it gives ROC AUC 0.7440 and Brier 0.2076 (DESIGN.md: 0.743 and 0.207). The input

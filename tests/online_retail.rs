@@ -1,5 +1,5 @@
-//! The shared, real and dirty UCI Online Retail data (541,909 rows): row accounting against the
-//! figures of `../shared/data/online_retail/SOURCE.md`, and features that do not depend on the
+//! The real and dirty UCI Online Retail data shipped in `data/online_retail/` (541,909 rows): row
+//! accounting against the figures of `data/online_retail/SOURCE.md`, and features that do not depend on the
 //! file's format, column names or row order.
 
 mod common;
