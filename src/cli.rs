@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 /// Churn scores, product suggestions and retention offers from purchase data.
 ///
 /// Exit codes: 0 success, 1 internal error, 2 usage or configuration error, 3 bad input data,
-/// 4 insufficient data, 5 model mismatch, 6 output could not be written.
+/// 4 insufficient data, 5 model mismatch, 6 output could not be written, 7 another retain is
+/// writing the same output or model directory.
 #[derive(Debug, Parser)]
 #[command(name = "retain", version, about, long_about)]
 pub struct Cli {
@@ -217,9 +218,15 @@ pub struct CampaignArgs {
     /// [default: campaign.control_share of the config file, else 0.1].
     #[arg(long, value_name = "SHARE")]
     pub control_share: Option<f64>,
-    /// Customers never to court (opt-outs): a text file with one customer id per line.
+    /// Customers never to court (opt-outs): one customer id per line, or a CSV export (`,` `;`
+    /// or tab) with a customer_id column or the ids in its first column; `#` starts a comment. A
+    /// list more than half of whose entries match no customer of the input is refused (exit 3).
     #[arg(long, value_name = "FILE")]
     pub suppress: Option<PathBuf>,
+    /// Accept a suppression list most of whose entries match no customer of this input (one
+    /// that also holds other shops' customers); they are still counted in the manifest.
+    #[arg(long)]
+    pub allow_unmatched_suppressions: bool,
     /// Budget: total cost of all offers sent, filled by the highest expected benefit first.
     #[arg(long, value_name = "AMOUNT")]
     pub max_cost: Option<f64>,

@@ -251,8 +251,11 @@ pub struct CampaignOptions {
     pub control_share: f64,
     /// Offer catalog (TOML), relative to this file; without it the built-in catalog.
     pub offers: Option<PathBuf>,
-    /// Customers never to court, one id per line, relative to this file.
+    /// Customers never to court (one id per line, or a CSV with a customer_id column), relative
+    /// to this file.
     pub suppress: Option<PathBuf>,
+    /// Accept a suppression list most of whose entries match no customer of the input.
+    pub allow_unmatched_suppressions: bool,
     /// Budget: total cost of all offers sent.
     pub max_cost: Option<f64>,
     /// Budget: most customers to contact.
@@ -266,6 +269,7 @@ impl Default for CampaignOptions {
             control_share: 0.1,
             offers: None,
             suppress: None,
+            allow_unmatched_suppressions: false,
             max_cost: None,
             max_contacts: None,
         }

@@ -18,6 +18,8 @@ pub enum ExitCode {
     ModelMismatch = 5,
     /// Output files could not be written.
     Output = 6,
+    /// Another retain process is writing the same output or model directory.
+    Busy = 7,
 }
 
 /// A position inside an input file.
@@ -104,6 +106,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("busy: {0}")]
+    Busy(String),
+
     #[error("internal error: {0}")]
     Internal(String),
 
@@ -119,6 +124,7 @@ impl Error {
             Error::InsufficientData(_) => ExitCode::InsufficientData,
             Error::ModelMismatch(_) => ExitCode::ModelMismatch,
             Error::Output { .. } => ExitCode::Output,
+            Error::Busy(_) => ExitCode::Busy,
             Error::Internal(_) | Error::Polars(_) => ExitCode::Internal,
         }
     }

@@ -182,6 +182,15 @@ fn warnings(tx: &Transactions, r: &QualityReport) -> Vec<String> {
             "{n} rows ({p:.2}%) hold a date, quantity or price that cannot be read; --quarantine FILE lists them"
         ));
     }
+    let (n, p) = share(Reason::OutOfRange);
+    if n > 0 {
+        out.push(format!(
+            "{n} rows ({p:.2}%) hold a quantity, unit price or line value too large to be a purchase (beyond {:e}, {:e} or {:e}); they are rejected, and --quarantine FILE lists them",
+            crate::clean::MAX_QUANTITY,
+            crate::clean::MAX_UNIT_PRICE,
+            crate::clean::MAX_LINE_VALUE
+        ));
+    }
     let (n, p) = share(Reason::Duplicate);
     if p >= 0.5 {
         out.push(format!(

@@ -130,6 +130,7 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
             "copurchase-pairs.parquet",
             "copurchase.json",
             "manifest.json",
+            "model-set.json",
             "recommendations.csv",
             "report.md",
             "scores.csv",
@@ -143,8 +144,8 @@ fn reruns_are_byte_identical_match_the_golden_files_and_excel_de_parses_back() {
     assert!(first["_SUCCESS"].is_empty());
     assert_eq!(
         listing(tmp.path()),
-        ["a", "b"],
-        "nothing left beside the outputs"
+        [".a.lock", ".b.lock", "a", "b"],
+        "nothing left beside the outputs but their lock files"
     );
 
     // The manifest's checksums and row counts are those of the files.
@@ -439,7 +440,7 @@ fn a_killed_or_failed_run_leaves_the_previous_output_as_it_was() {
         String::from_utf8_lossy(&failed.stderr)
     );
     assert_eq!(files(&out), before);
-    assert_eq!(listing(tmp.path()), ["out"]);
+    assert_eq!(listing(tmp.path()), [".out.lock", "out"]);
 }
 
 #[test]

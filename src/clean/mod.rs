@@ -39,13 +39,26 @@ pub enum Reason {
     NonPositivePrice = 8,
     /// Every input column equal to an earlier row.
     Duplicate = 9,
+    /// A quantity, unit price or line value (quantity × price) beyond [`MAX_QUANTITY`],
+    /// [`MAX_UNIT_PRICE`] or [`MAX_LINE_VALUE`]: money is summed in whole millionths, which such
+    /// a number would overflow. Checked right after [`Reason::Unparseable`].
+    OutOfRange = 10,
 }
+
+/// Largest quantity (in magnitude) a purchase line may have.
+pub const MAX_QUANTITY: f64 = 1e9;
+/// Largest unit price (in magnitude) a purchase line may have.
+pub const MAX_UNIT_PRICE: f64 = 1e9;
+/// Largest value, quantity × unit price (in magnitude), of one line: 10^16 millionths, so that
+/// more than 900 such lines of one customer still sum exactly in 64 bits.
+pub const MAX_LINE_VALUE: f64 = 1e10;
 
 impl Reason {
     /// In order of precedence.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::Kept,
         Reason::Unparseable,
+        Reason::OutOfRange,
         Reason::MissingOrderDate,
         Reason::MissingCustomerId,
         Reason::Cancellation,
@@ -61,7 +74,7 @@ impl Reason {
     }
 
     pub fn from_code(code: i32) -> Option<Reason> {
-        Reason::ALL.get(usize::try_from(code).ok()?).copied()
+        Reason::ALL.into_iter().find(|r| r.code() == code)
     }
 
     pub fn name(self) -> &'static str {
@@ -76,6 +89,7 @@ impl Reason {
             Reason::NonProduct => "non_product_code",
             Reason::NonPositivePrice => "non_positive_price",
             Reason::Duplicate => "duplicate",
+            Reason::OutOfRange => "number_out_of_range",
         }
     }
 
@@ -123,7 +137,7 @@ pub struct Accounting {
 }
 
 impl Accounting {
-    fn from_counts(counts: &[u64; 10], rows_read: u64) -> Result<Accounting> {
+    fn from_counts(counts: &[u64; 11], rows_read: u64) -> Result<Accounting> {
         let rows_kept = counts[0];
         let rejected: BTreeMap<_, _> = Reason::ALL[1..]
             .iter()
@@ -226,7 +240,7 @@ pub fn clean(
 
     let needs_day_key = work.column(input::ORDER_ID)?.null_count() > 0;
     let classified = classify(work, rules)?;
-    let mut counts = [0u64; 10];
+    let mut counts = [0u64; 11];
     for code in classified.column(line::REASON)?.i32()?.no_null_iter() {
         counts[code as usize] += 1;
     }
@@ -453,6 +467,17 @@ fn priced() -> Expr {
 
 /// Adds the row number, each row's [`Reason`] (the first rule that applies, in the order of
 /// [`Reason::ALL`]) and its [`LineKind`].
+/// A quantity, price or line value too large to be summed exactly (see [`Reason::OutOfRange`]).
+fn out_of_range() -> Expr {
+    let q = col(input::QUANTITY).abs();
+    let p = col(input::UNIT_PRICE).abs();
+    q.clone()
+        .gt(lit(MAX_QUANTITY))
+        .fill_null(lit(false))
+        .or(p.clone().gt(lit(MAX_UNIT_PRICE)).fill_null(lit(false)))
+        .or((q * p).gt(lit(MAX_LINE_VALUE)).fill_null(lit(false)))
+}
+
 fn classify(work: DataFrame, rules: &CleaningRules) -> Result<DataFrame> {
     let cancelled = if rules.cancellation_prefix.is_empty() {
         lit(false)
@@ -464,6 +489,8 @@ fn classify(work: DataFrame, rules: &CleaningRules) -> Result<DataFrame> {
     };
     let reason = when(col(DATE_FAILED).or(col(QTY_FAILED)).or(col(PRICE_FAILED)))
         .then(reason_code(Reason::Unparseable))
+        .when(out_of_range())
+        .then(reason_code(Reason::OutOfRange))
         .when(col(line::ORDER_TS).is_null())
         .then(reason_code(Reason::MissingOrderDate))
         .when(col(input::CUSTOMER_ID).is_null())

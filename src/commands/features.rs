@@ -2,12 +2,16 @@
 
 use crate::cli::FeaturesArgs;
 use crate::error::Result;
+use crate::io::paths::{self, Replaced};
 use crate::io::write;
 use crate::{features, settings};
 
 pub fn run(args: &FeaturesArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     write::TableFormat::from_path(&args.out)?;
+    let mut reads = super::settings_reads(&args.settings);
+    reads.push(("--input", &args.input));
+    paths::refuse_overlap(&reads, &[("--out", Replaced::File(&args.out))])?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;

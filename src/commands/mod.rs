@@ -11,7 +11,7 @@ pub(crate) mod stages;
 pub mod train;
 pub mod validate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::clean::{self, Cleaned};
@@ -35,6 +35,28 @@ pub(crate) fn print_stdout(text: &str) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// The files a saved model set may hold in `dir` (every name [`train::save`] can write).
+pub(crate) fn model_files_in(dir: &Path) -> Vec<PathBuf> {
+    [
+        crate::model::artifact::FILE_NAME,
+        crate::recommend::artifact::META_FILE,
+        crate::recommend::artifact::PAIRS_FILE,
+        crate::io::store::SET_FILE,
+    ]
+    .into_iter()
+    .map(|name| dir.join(name))
+    .collect()
+}
+
+/// The files every reading command takes besides its input: the config file, if any.
+pub(crate) fn settings_reads(args: &crate::cli::SettingsArgs) -> Vec<(&'static str, &Path)> {
+    args.config
+        .as_deref()
+        .map(|path| ("--config", path))
+        .into_iter()
+        .collect()
 }
 
 /// Reads and cleans one input file, reporting what happened on stderr.

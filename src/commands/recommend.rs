@@ -8,6 +8,7 @@ use crate::clean::Transactions;
 use crate::cli::RecommendArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::io::paths::{self, Replaced};
 use crate::io::write;
 use crate::recommend::{
     Blend, CoPurchaseModel, CoPurchaseParams, History, artifact, evaluate, output,
@@ -76,6 +77,11 @@ pub(crate) fn write_suggestions(
 pub fn run(args: &RecommendArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     write::TableFormat::from_path(&args.out)?;
+    let model_files = super::model_files_in(&args.model_dir);
+    let mut reads = super::settings_reads(&args.settings);
+    reads.push(("--input", &args.input));
+    reads.extend(model_files.iter().map(|f| ("--model-dir", f.as_path())));
+    paths::refuse_overlap(&reads, &[("--out", Replaced::File(&args.out))])?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
     if !tx.has(input::PRODUCT_ID) {
@@ -90,6 +96,10 @@ pub fn run(args: &RecommendArgs) -> Result<()> {
         let (model, history, blend, _) = fit(tx, as_of, &config)?;
         (model, history, blend)
     } else {
+        let models = crate::io::store::open(&args.model_dir)?;
+        if let Some(warning) = models.warning() {
+            super::progress(format!("warning: {warning}"));
+        }
         let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;
         let (model, meta) = artifact::load(&args.model_dir, &history)?;
         (model, history, meta.blend)

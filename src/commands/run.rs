@@ -4,8 +4,10 @@
 
 use super::score::{self, CRM_FILE};
 use super::stages::Stages;
+use super::train::{ModelDir, save};
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
+use crate::io::paths::{self, Replaced};
 use crate::model::artifact::InputFingerprint;
 use crate::output::Output;
 use crate::{quality, settings};
@@ -15,9 +17,23 @@ pub const VALIDATION_FILE: &str = "validation.json";
 pub fn run(args: &RunArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
-    let (campaign, info) = score::campaign(&args.campaign, &config.campaign)?;
+    let (campaign, mut info) = score::campaign(
+        &args.campaign,
+        &config.campaign,
+        &config.columns.customer_id,
+    )?;
+    // The output directory is replaced as a whole, and --model-dir's model files are
+    // overwritten: nothing read may be among them, and --model-dir not inside --out.
+    let mut reads = score::campaign_reads(&args.settings, &args.campaign, &config.campaign);
+    reads.push(("--input", &args.input));
+    let mut replaced = vec![("--out", Replaced::Dir(&args.out))];
+    let model_files = args.model_dir.as_deref().map(super::model_files_in);
+    for file in model_files.iter().flatten() {
+        replaced.push(("--model-dir", Replaced::File(file)));
+    }
+    paths::refuse_overlap(&reads, &replaced)?;
     if let Some(dir) = &args.model_dir {
-        score::refuse_model_dir_inside_out(dir, &args.out)?;
+        paths::refuse_overlap(&[("--model-dir", dir)], &replaced[..1])?;
     }
     let mut out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
     let mut stages = Stages::new(7);
@@ -25,6 +41,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     stages.start("read input");
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
+    score::check_suppression(&campaign, &mut info, tx)?;
     let report = quality::report(tx)?;
     for warning in &report.warnings {
         super::progress(format!("warning: {warning}"));
@@ -40,14 +57,23 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let model = super::train::train_churn(tx, as_of, &config, fingerprint.clone())?;
     stages.start("fit co-purchase model");
     let suggester = super::train::train_suggester(tx, as_of, &config)?;
-    if let Some(dir) = out.dir() {
-        super::train::save(&model, suggester.as_ref(), as_of, &dir)?;
-        if let Some(model_dir) = &args.model_dir {
-            super::train::save(&model, suggester.as_ref(), as_of, model_dir)?;
-            super::progress(format!("saved the models to {}", model_dir.display()));
+    let names = match out.dir() {
+        Some(dir) => {
+            let names = save(&model, suggester.as_ref(), as_of, ModelDir::Staging(&dir))?;
+            if let Some(model_dir) = &args.model_dir {
+                save(
+                    &model,
+                    suggester.as_ref(),
+                    as_of,
+                    ModelDir::Shared(model_dir),
+                )?;
+                super::progress(format!("saved the models to {}", model_dir.display()));
+            }
+            names
         }
-    }
-    for name in super::train::model_files(suggester.as_ref()) {
+        None => super::train::model_names(suggester.as_ref()),
+    };
+    for name in names {
         out.record(name, None);
     }
 

@@ -1,7 +1,7 @@
 //! `retain score`: score every customer with a saved model, choose offers, and write the output
 //! directory (CRM file, scores, suggestions, manifest) in one step.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -12,6 +12,8 @@ use crate::clean::Transactions;
 use crate::cli::{CampaignArgs, ScoreArgs};
 use crate::config::{CampaignOptions, Config};
 use crate::error::{Error, Result};
+use crate::io::paths::{self, Replaced};
+use crate::io::store;
 use crate::model::artifact::InputFingerprint;
 use crate::model::score::{self, RiskTiers};
 use crate::model::{ChurnModel, train};
@@ -36,12 +38,15 @@ const CRM_PRODUCTS: usize = 3;
 pub(crate) fn campaign(
     args: &CampaignArgs,
     config: &CampaignOptions,
+    id_column: &str,
 ) -> Result<(Campaign, CampaignInfo)> {
     let merged = CampaignOptions {
         id: args.campaign.clone().unwrap_or_else(|| config.id.clone()),
         control_share: args.control_share.unwrap_or(config.control_share),
         offers: args.offers.clone().or_else(|| config.offers.clone()),
         suppress: args.suppress.clone().or_else(|| config.suppress.clone()),
+        allow_unmatched_suppressions: args.allow_unmatched_suppressions
+            || config.allow_unmatched_suppressions,
         max_cost: args.max_cost.or(config.max_cost),
         max_contacts: args.max_contacts.or(config.max_contacts),
     };
@@ -51,6 +56,7 @@ pub(crate) fn campaign(
         control_share,
         offers,
         suppress,
+        allow_unmatched_suppressions,
         max_cost,
         max_contacts,
     } = merged;
@@ -73,8 +79,8 @@ pub(crate) fn campaign(
         ),
     };
     let suppressed = match &suppress {
-        Some(path) => crate::offers::suppression::load(path)?,
-        None => Default::default(),
+        Some(path) => Some(crate::offers::suppression::load(path, id_column)?),
+        None => None,
     };
     let budget = Budget {
         max_total_cost: max_cost,
@@ -87,12 +93,14 @@ pub(crate) fn campaign(
         control_share,
         max_total_cost: max_cost,
         max_contacts,
+        suppression: None,
     };
     Ok((
         Campaign {
             id,
             catalog,
             suppressed,
+            allow_unmatched_suppressions,
             budget,
             control_share,
         },
@@ -100,22 +108,55 @@ pub(crate) fn campaign(
     ))
 }
 
-/// `score` and `run` replace `out` as a whole: a model directory inside it would be lost.
-pub(crate) fn refuse_model_dir_inside_out(model_dir: &Path, out: &Path) -> Result<()> {
-    let absolute = |p: &Path| {
-        std::path::absolute(p)
-            .map(|p| p.components().collect::<PathBuf>())
-            .unwrap_or_else(|_| p.to_path_buf())
+/// Checks the suppression list against the customers of `tx` (refusing one that mostly matches
+/// nobody) and records what it matched in `info`, for the manifest; says so on stderr.
+pub(crate) fn check_suppression(
+    campaign: &Campaign,
+    info: &mut CampaignInfo,
+    tx: &Transactions,
+) -> Result<()> {
+    let Some(list) = &campaign.suppressed else {
+        return Ok(());
     };
-    if absolute(model_dir).starts_with(absolute(out)) {
-        return Err(Error::Usage(format!(
-            "the model directory '{}' is inside --out '{}', which this command replaces as a whole; \
-             keep models elsewhere (copy them to models/, or train with --model-dir models)",
-            model_dir.display(),
-            out.display()
-        )));
-    }
+    let ids = tx
+        .customers
+        .column(crate::schema::line::CUSTOMER_ID)?
+        .str()?;
+    let customers: std::collections::HashSet<&str> = ids.iter().flatten().collect();
+    let report = list.check(
+        &|id| customers.contains(id),
+        campaign.allow_unmatched_suppressions,
+    )?;
+    super::progress(format!(
+        "suppression list {} ({}): {} entries, {} match a customer of this input, {} match none{}",
+        report.file,
+        report.column,
+        report.entries,
+        report.matched,
+        report.unmatched,
+        if report.unmatched_examples.is_empty() {
+            String::new()
+        } else {
+            format!(" (e.g. {})", report.unmatched_examples.join(", "))
+        }
+    ));
+    info.suppression = Some(report);
     Ok(())
+}
+
+/// The files `score` and `run` read besides the input: config, catalog and suppression list (from
+/// the flags, else the config file).
+pub(crate) fn campaign_reads<'a>(
+    settings: &'a crate::cli::SettingsArgs,
+    args: &'a CampaignArgs,
+    config: &'a CampaignOptions,
+) -> Vec<(&'static str, &'a Path)> {
+    let mut reads = super::settings_reads(settings);
+    let offers = args.offers.as_deref().or(config.offers.as_deref());
+    let suppress = args.suppress.as_deref().or(config.suppress.as_deref());
+    reads.extend(offers.map(|p| ("--offers", p)));
+    reads.extend(suppress.map(|p| ("--suppress", p)));
+    reads
 }
 
 /// What `score` and `run` hand to the shared last stages.
@@ -310,8 +351,19 @@ fn model_age_warning(model: &ChurnModel, as_of: NaiveDate) -> Option<String> {
 pub fn run(args: &ScoreArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
-    let (campaign, info) = campaign(&args.campaign, &config.campaign)?;
-    refuse_model_dir_inside_out(&args.model_dir, &args.out)?;
+    let (campaign, mut info) = campaign(
+        &args.campaign,
+        &config.campaign,
+        &config.columns.customer_id,
+    )?;
+    // The output directory is replaced as a whole: nothing read may be inside it.
+    let mut reads = campaign_reads(&args.settings, &args.campaign, &config.campaign);
+    reads.extend([
+        ("--input", args.input.as_path()),
+        ("--model-dir", &args.model_dir),
+    ]);
+    paths::refuse_overlap(&reads, &[("--out", Replaced::Dir(&args.out))])?;
+    let models = store::open(&args.model_dir)?;
     let model = ChurnModel::load(&args.model_dir)?;
     let out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
     let mut stages = Stages::new(5);
@@ -319,6 +371,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     stages.start("read input");
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
+    check_suppression(&campaign, &mut info, tx)?;
     let unchecked = model.check_columns(
         &tx.present,
         &args
@@ -328,13 +381,13 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             .to_string(),
         &args.input.display().to_string(),
     )?;
-    if let Some(warning) = &unchecked {
+    for warning in unchecked.iter().chain(models.warning().as_ref()) {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
-    let saved = args.model_dir.join(crate::recommend::artifact::META_FILE);
-    let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved.exists() {
+    let saved = models.has(crate::recommend::artifact::META_FILE);
+    let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved {
         let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;
         let (model, meta) = crate::recommend::artifact::load(&args.model_dir, &history)?;
         Some(Suggester {
@@ -364,6 +417,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             .cloned()
             .chain(unused)
             .chain(unchecked)
+            .chain(models.warning())
             .collect(),
     };
     complete(job, out, &mut stages)

@@ -8,7 +8,8 @@ use crate::clean::Transactions;
 use crate::cli::TrainArgs;
 use crate::config::Config;
 use crate::error::Result;
-use crate::io::write;
+use crate::io::paths::{self, Replaced};
+use crate::io::store;
 use crate::model::artifact::{self, InputFingerprint};
 use crate::model::{ChurnModel, train};
 use crate::recommend::{Blend, CoPurchaseModel, History};
@@ -73,8 +74,26 @@ pub(crate) fn train_suggester(
     }))
 }
 
-/// The files [`save`] writes.
-pub(crate) fn model_files(suggester: Option<&Suggester>) -> Vec<&'static str> {
+/// The files of the model set, as bytes (name, content).
+fn model_set(
+    model: &ChurnModel,
+    suggester: Option<&Suggester>,
+    as_of: NaiveDate,
+) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let mut files = vec![(artifact::FILE_NAME, model.to_json()?)];
+    if let Some(s) = suggester {
+        files.extend(crate::recommend::artifact::to_files(
+            &s.model,
+            &s.blend,
+            &s.chosen_by,
+            as_of,
+        )?);
+    }
+    Ok(files)
+}
+
+/// The files [`save`] writes, in its order: for a dry run's list.
+pub(crate) fn model_names(suggester: Option<&Suggester>) -> Vec<&'static str> {
     let mut names = vec![artifact::FILE_NAME];
     if suggester.is_some() {
         names.extend([
@@ -82,27 +101,45 @@ pub(crate) fn model_files(suggester: Option<&Suggester>) -> Vec<&'static str> {
             crate::recommend::artifact::PAIRS_FILE,
         ]);
     }
+    names.push(store::SET_FILE);
     names
 }
 
-/// Saves the models in `dir` (the files of [`model_files`]).
+/// Where the models go: a model directory that others read (locked, written as a set), or a
+/// staging directory that only this process knows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ModelDir<'a> {
+    Shared(&'a Path),
+    Staging(&'a Path),
+}
+
+/// Saves the models as one set; returns the names of the files written (the set file last).
 pub(crate) fn save(
     model: &ChurnModel,
     suggester: Option<&Suggester>,
     as_of: NaiveDate,
-    dir: &Path,
-) -> Result<()> {
-    let path = dir.join(artifact::FILE_NAME);
-    let bytes = model.to_json()?;
-    write::write_atomic(&path, |out| write::write_bytes(out, &bytes, &path))?;
-    if let Some(s) = suggester {
-        crate::recommend::artifact::save(&s.model, &s.blend, &s.chosen_by, as_of, dir)?;
+    dir: ModelDir<'_>,
+) -> Result<Vec<&'static str>> {
+    let files = model_set(model, suggester, as_of)?;
+    match dir {
+        ModelDir::Shared(dir) => store::save(dir, &files, &model.model_version)?,
+        ModelDir::Staging(dir) => store::write_set(dir, &files, &model.model_version)?,
     }
-    Ok(())
+    let mut names: Vec<&'static str> = files.iter().map(|(name, _)| *name).collect();
+    names.push(store::SET_FILE);
+    Ok(names)
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
+    let mut reads = super::settings_reads(&args.settings);
+    reads.push(("--input", &args.input));
+    let written = super::model_files_in(&args.model_dir);
+    let replaced: Vec<_> = written
+        .iter()
+        .map(|f| ("--model-dir", Replaced::File(f)))
+        .collect();
+    paths::refuse_overlap(&reads, &replaced)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
@@ -110,7 +147,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let model = train_churn(tx, as_of, &config, fingerprint)?;
     let suggester = train_suggester(tx, as_of, &config)?;
-    save(&model, suggester.as_ref(), as_of, &args.model_dir)?;
+    save(
+        &model,
+        suggester.as_ref(),
+        as_of,
+        ModelDir::Shared(&args.model_dir),
+    )?;
     super::progress(format!("wrote the models to {}", args.model_dir.display()));
     Ok(())
 }

@@ -2,11 +2,17 @@
 
 use crate::cli::ValidateArgs;
 use crate::error::Result;
+use crate::io::paths::{self, Replaced};
 use crate::io::write;
 use crate::{quality, settings};
 
 pub fn run(args: &ValidateArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
+    if let Some(quarantine) = &args.quarantine {
+        let mut reads = super::settings_reads(&args.settings);
+        reads.push(("--input", &args.input));
+        paths::refuse_overlap(&reads, &[("--quarantine", Replaced::File(quarantine))])?;
+    }
     let mut cleaned = super::load(&args.input, &config, args.quarantine.is_some())?;
     if let (Some(path), Some(rejected)) = (&args.quarantine, cleaned.rejected.as_mut()) {
         write::write_atomic(path, |out| write::csv_bytes(rejected, out))?;

@@ -50,9 +50,33 @@ fn output_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
+/// The operating system's error inside a polars error (a full disk, a closed pipe), if it is one.
+fn io_error_in(e: &PolarsError) -> Option<std::io::Error> {
+    match e {
+        PolarsError::IO { error, .. } => Some(std::io::Error::new(error.kind(), error.to_string())),
+        PolarsError::Context { error, .. } => io_error_in(error),
+        _ => None,
+    }
+}
+
+/// A failure to write `path`: an I/O error met by polars' writers (a full disk) is an output
+/// error naming the file (exit 6), like one met by retain's own writer.
+fn as_output_error(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Polars(ref p) => match io_error_in(p) {
+            Some(source) => Error::Output {
+                path: path.to_path_buf(),
+                source,
+            },
+            None => e,
+        },
+        other => other,
+    }
+}
+
 /// Writes `path` atomically: `fill` writes into a temporary file in the same directory, which is
 /// flushed, synced and renamed over `path`. On any failure the temporary file is removed and
-/// `path` is left as it was.
+/// `path` is left as it was; an I/O failure is an [`Error::Output`] naming `path`.
 pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
@@ -64,7 +88,7 @@ pub fn write_atomic(
     let result = (|| {
         let file = File::create(&temp).map_err(output_error(&temp))?;
         let mut writer = BufWriter::new(file);
-        fill(&mut writer)?;
+        fill(&mut writer).map_err(|e| as_output_error(path, e))?;
         writer.flush().map_err(output_error(&temp))?;
         let file = writer
             .into_inner()
@@ -93,6 +117,16 @@ pub fn csv_bytes<W: Write>(table: &mut DataFrame, out: &mut W) -> Result<()> {
     Ok(())
 }
 
+/// A table as Parquet bytes (zstd). Serialised in memory and written by retain's own writer: the
+/// Parquet writer reports a full disk as a format error, without the file or the cause.
+pub fn parquet_bytes(table: &mut DataFrame) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(table)?;
+    Ok(bytes)
+}
+
 /// Writes a table to `path` as CSV, gzip CSV or Parquet (by its ending), atomically.
 pub fn write_table(table: &mut DataFrame, path: &Path) -> Result<()> {
     let format = TableFormat::from_path(path)?;
@@ -104,11 +138,7 @@ pub fn write_table(table: &mut DataFrame, path: &Path) -> Result<()> {
                 csv_bytes(table, &mut gz)?;
                 gz.finish().map_err(output_error(path))?;
             }
-            TableFormat::Parquet => {
-                ParquetWriter::new(out)
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .finish(table)?;
-            }
+            TableFormat::Parquet => write_bytes(out, &parquet_bytes(table)?, path)?,
         }
         Ok(())
     })
@@ -130,6 +160,31 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A full disk met by polars' CSV writer, or by the bytes of a Parquet file: exit 6 naming the
+    /// file, not "internal error in the table engine" (exit 1). `/dev/full` answers every write
+    /// with ENOSPC.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn full_disk_is_an_output_error_naming_the_file() {
+        let path = Path::new("out/scores.csv");
+        let mut table = df!("customer_id" => ["a"; 20_000], "p" => [0.5; 20_000]).unwrap();
+        let parquet = parquet_bytes(&mut table).unwrap();
+        for as_parquet in [false, true] {
+            let full = File::options().write(true).open("/dev/full").unwrap();
+            let mut writer = BufWriter::with_capacity(0, full);
+            let failed = if as_parquet {
+                write_bytes(&mut writer, &parquet, path)
+            } else {
+                csv_bytes(&mut table, &mut writer)
+            };
+            let err = as_output_error(path, failed.unwrap_err());
+            assert_eq!(err.exit_code(), crate::error::ExitCode::Output, "{err}");
+            let text = err.to_string();
+            assert!(text.contains("out/scores.csv"), "{text}");
+            assert!(text.contains("No space left on device"), "{text}");
+        }
     }
 
     #[test]

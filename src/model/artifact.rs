@@ -282,6 +282,15 @@ impl ChurnModel {
                 model.checksum
             )));
         }
+        // The version is the checksum's first digits: an edited version would name another model
+        // in the CRM file and the manifest.
+        let sealed_version = format!("churn-{}", digest.get(..12).unwrap_or_default());
+        if model.model_version != sealed_version {
+            return Err(mismatch(format!(
+                "model_version '{}' does not match the checksum (it is {sealed_version}): the file was changed after training",
+                model.model_version
+            )));
+        }
         Ok(model)
     }
 

@@ -8,6 +8,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::offers::suppression::SuppressionList;
 use crate::offers::{self, Budget, Candidate, Catalog, Decision, NO_ACTION, Outcome};
 use crate::schema::{crm as c, feature as f, offer as o, score as s};
 
@@ -16,7 +17,10 @@ use crate::schema::{crm as c, feature as f, offer as o, score as s};
 pub struct Campaign {
     pub id: String,
     pub catalog: Catalog,
-    pub suppressed: HashSet<String>,
+    /// The suppression list, if one was given.
+    pub suppressed: Option<SuppressionList>,
+    /// Accept a list most of whose entries match no customer.
+    pub allow_unmatched_suppressions: bool,
     pub budget: Budget,
     pub control_share: f64,
 }
@@ -134,10 +138,11 @@ pub fn decide(
     model_version: &str,
 ) -> Result<Decided> {
     let candidates = candidates(scores, picks)?;
+    let none = HashSet::new();
     let decisions = offers::choose(
         &campaign.catalog,
         &candidates,
-        &campaign.suppressed,
+        campaign.suppressed.as_ref().map_or(&none, |list| &list.ids),
         campaign.budget,
         campaign.control_share,
         &campaign.id,
@@ -156,7 +161,7 @@ pub fn decide(
 fn summarise(candidates: &[Candidate], decisions: &[Decision], campaign: &Campaign) -> Summary {
     let mut summary = Summary {
         customers_scored: candidates.len(),
-        suppression_list_ids: campaign.suppressed.len(),
+        suppression_list_ids: campaign.suppressed.as_ref().map_or(0, |l| l.entries.len()),
         ..Summary::default()
     };
     for c in candidates {
@@ -411,7 +416,11 @@ mod tests {
             catalog: Catalog {
                 offers: vec![offer("MAIL", 2.0, 0.05)],
             },
-            suppressed: ["d".to_string()].into(),
+            suppressed: Some(
+                crate::offers::suppression::parse(b"d\n", "optout.txt".as_ref(), "customer_id")
+                    .unwrap(),
+            ),
+            allow_unmatched_suppressions: false,
             budget: Budget::default(),
             control_share,
         }

@@ -1,6 +1,7 @@
 //! CSV profiles for the files a CRM or a spreadsheet imports: separator, decimal mark, byte order
 //! mark; numbers rounded per column (money to cents, other fractions to 4 places), never in
-//! scientific notation; text fields quoted.
+//! scientific notation; text fields quoted and made safe to open in a spreadsheet (a text cell that
+//! a spreadsheet would run as a formula gets a leading `'`, the OWASP rule).
 
 use std::path::Path;
 
@@ -78,7 +79,59 @@ pub fn rounded(table: &DataFrame) -> Result<DataFrame> {
     Ok(DataFrame::new(table.height(), columns)?)
 }
 
-/// Serialises `table` (already rounded) in `profile`: RFC 4180, text quoted, dates ISO 8601.
+/// Characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a
+/// formula or a command, quoted or not (OWASP, "CSV Injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A plain decimal number with an optional sign (`-2.5`, `+3`, `-.5`): a spreadsheet reads it as a
+/// number, never as a formula, so it is kept as it is.
+fn is_plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next().unwrap_or_default();
+    !(whole.is_empty() && fraction.is_empty())
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a text cell would be run as a formula by a spreadsheet: it starts with one of
+/// [`FORMULA_STARTS`] and is not a plain number.
+pub fn is_formula_like(text: &str) -> bool {
+    text.starts_with(FORMULA_STARTS) && !is_plain_number(text)
+}
+
+/// A copy of `table` whose text cells a spreadsheet would run as formulas (`=HYPERLINK(..)`,
+/// `+cmd|..`, `@SUM(..)`, a leading tab) start with a `'`, which spreadsheets show as text and do
+/// not evaluate. Number columns, and text that is a plain number (`-2.5`), are unchanged.
+pub fn formula_safe(table: &DataFrame) -> Result<DataFrame> {
+    let mut columns = Vec::with_capacity(table.width());
+    for column in table.columns() {
+        let unsafe_text = column.dtype() == &DataType::String
+            && column.str()?.iter().flatten().any(is_formula_like);
+        columns.push(if unsafe_text {
+            let text = column.str()?;
+            let safe: StringChunked = text
+                .iter()
+                .map(|v| {
+                    v.map(|s| {
+                        if is_formula_like(s) {
+                            format!("'{s}")
+                        } else {
+                            s.to_string()
+                        }
+                    })
+                })
+                .collect();
+            safe.with_name(column.name().clone()).into_column()
+        } else {
+            column.clone()
+        });
+    }
+    Ok(DataFrame::new(table.height(), columns)?)
+}
+
+/// Serialises `table` (already rounded and made formula-safe) in `profile`: RFC 4180, text quoted, dates ISO 8601.
 pub fn to_writer<W: std::io::Write>(
     table: &mut DataFrame,
     out: &mut W,
@@ -98,9 +151,9 @@ pub fn to_writer<W: std::io::Write>(
     Ok(())
 }
 
-/// Writes `table` as a CSV file in `profile`, atomically.
+/// Writes `table` as a CSV file in `profile`, atomically: rounded, and formula-safe.
 pub fn write(table: &DataFrame, path: &Path, profile: Profile) -> Result<()> {
-    let mut table = rounded(table)?;
+    let mut table = formula_safe(&rounded(table)?)?;
     write::write_atomic(path, |out| to_writer(&mut table, out, profile))
 }
 
@@ -134,6 +187,59 @@ mod tests {
              \"007\",0.1235,1234.57,3\r\n\
              \"a;b\",0,0,10\r\n"
         );
+    }
+
+    #[test]
+    fn text_cells_that_spreadsheets_run_as_formulas_get_a_quote() {
+        let table = df!(
+            "customer_id" => ["=1+1", "-2.5", "+49 30 1234", "@SUM(A1)", "007", "-", "a=b"],
+            "product_name" => ["\tTAB", "\rCR", "-1+2", "+3", "=HYPERLINK(\"x\")", "", "-.5"],
+            "score" => [-2.5, 1.0, -0.25, 0.0, 3.0, -1.0, 2.0],
+        )
+        .unwrap();
+        let safe = formula_safe(&table).unwrap();
+        let text = |name: &str| -> Vec<String> {
+            safe.column(name)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            text("customer_id"),
+            [
+                "'=1+1",
+                "-2.5",
+                "'+49 30 1234",
+                "'@SUM(A1)",
+                "007",
+                "'-",
+                "a=b"
+            ]
+        );
+        assert_eq!(
+            text("product_name"),
+            [
+                "'\tTAB",
+                "'\rCR",
+                "'-1+2",
+                "+3",
+                "'=HYPERLINK(\"x\")",
+                "",
+                "-.5"
+            ]
+        );
+        // Numbers stay numbers, negative ones included.
+        assert_eq!(
+            safe.column("score").unwrap(),
+            table.column("score").unwrap()
+        );
+        let mut bytes = Vec::new();
+        to_writer(&mut safe.clone(), &mut bytes, Profile::Crm).unwrap();
+        let csv = String::from_utf8(bytes).unwrap();
+        assert!(csv.contains("\"'=1+1\",\"'\tTAB\",-2.5\r\n"), "{csv}");
     }
 
     #[test]

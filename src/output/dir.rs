@@ -116,21 +116,28 @@ fn process_alive(_pid: u32) -> bool {
 }
 
 /// A staging directory being filled. Dropped without [`Staging::commit`] (an error, a panic), it
-/// is removed and the target is untouched.
+/// is removed and the target is untouched. It holds the target's lock (`.NAME.lock` beside it)
+/// from [`Staging::begin`] until it is dropped, so a second run on the same `--out` is refused
+/// with exit 7 instead of silently replacing the first one's output.
 #[derive(Debug)]
 pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     files: Vec<(String, Option<usize>)>,
     done: bool,
+    _lock: crate::io::lock::Lock,
 }
 
 impl Staging {
     /// Checks the target and creates an empty staging directory beside it.
     pub fn begin(target: &Path) -> Result<Staging> {
+        // Checked before the lock is taken (a refused target gets no lock file beside it) and
+        // again once it is held (another run may have changed it meanwhile).
         check_target(target)?;
         let parent = parent_of(target);
         fs::create_dir_all(&parent).map_err(output_error(&parent))?;
+        let lock = crate::io::lock::exclusive(&crate::io::lock::sibling_path(target), target)?;
+        check_target(target)?;
         remove_stale(target);
         let dir = sibling(target, "staging", std::process::id());
         if dir.exists() {
@@ -142,6 +149,7 @@ impl Staging {
             dir,
             files: Vec::new(),
             done: false,
+            _lock: lock,
         })
     }
 
@@ -299,8 +307,8 @@ mod tests {
         assert_eq!(listing(&target), ["_SUCCESS", "b.csv", "manifest.json"]);
         assert_eq!(
             listing(root.path()),
-            ["out"],
-            "no staging or previous directory left"
+            [".out.lock", "out"],
+            "no staging or previous directory left, only the lock file"
         );
     }
 
@@ -317,7 +325,7 @@ mod tests {
         }
         assert_eq!(fs::read_to_string(target.join("a.csv")).unwrap(), "old\n");
         assert_eq!(listing(&target), ["_SUCCESS", "a.csv", "manifest.json"]);
-        assert_eq!(listing(root.path()), ["out"]);
+        assert_eq!(listing(root.path()), [".out.lock", "out"]);
     }
 
     #[test]
@@ -329,7 +337,7 @@ mod tests {
         let stale = sibling(&target, "staging", 999_999_999);
         fs::create_dir(&stale).unwrap();
         commit_one(&target, "new\n");
-        assert_eq!(listing(root.path()), ["out"]);
+        assert_eq!(listing(root.path()), [".out.lock", "out"]);
         assert_eq!(fs::read_to_string(target.join("a.csv")).unwrap(), "new\n");
     }
 

@@ -54,6 +54,9 @@ pub struct CampaignInfo {
     pub max_total_cost: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_contacts: Option<usize>,
+    /// The suppression list and what it matched in this input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<crate::offers::suppression::SuppressionReport>,
 }
 
 #[derive(Serialize)]

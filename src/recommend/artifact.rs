@@ -12,7 +12,6 @@ use super::copurchase::{CoPurchaseModel, CoPurchaseParams, Neighbour};
 use super::history::History;
 use super::suggest::Blend;
 use crate::error::{Error, Result};
-use crate::io::write;
 
 pub const FORMAT_VERSION: u32 = 1;
 pub const PAIRS_FILE: &str = "copurchase-pairs.parquet";
@@ -54,23 +53,19 @@ fn pairs_table(model: &CoPurchaseModel) -> Result<DataFrame> {
     )?)
 }
 
-/// Writes the pairs, then the metadata (which names the pairs' checksum), each atomically.
-pub fn save(
+/// The pairs file and the metadata (which names the pairs' checksum), as bytes: the model
+/// directory's [`crate::io::store`] writes them, with the rest of the model set.
+pub fn to_files(
     model: &CoPurchaseModel,
     blend: &Blend,
     chosen_by: &str,
     as_of: chrono::NaiveDate,
-    dir: &Path,
-) -> Result<()> {
+) -> Result<[(&'static str, Vec<u8>); 2]> {
     let mut table = pairs_table(model)?;
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes)
         .with_compression(ParquetCompression::Zstd(None))
         .finish(&mut table)?;
-    let pairs_path = dir.join(PAIRS_FILE);
-    write::write_atomic(&pairs_path, |out| {
-        write::write_bytes(out, &bytes, &pairs_path)
-    })?;
     let meta = CoPurchaseMeta {
         format_version: FORMAT_VERSION,
         retain_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -84,8 +79,7 @@ pub fn save(
     };
     let mut json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::Internal(e.to_string()))?;
     json.push(b'\n');
-    let meta_path = dir.join(META_FILE);
-    write::write_atomic(&meta_path, |out| write::write_bytes(out, &json, &meta_path))
+    Ok([(META_FILE, json), (PAIRS_FILE, bytes)])
 }
 
 /// Loads a saved model onto the product codes of `history` (products unknown to it are dropped;
