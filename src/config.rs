@@ -75,6 +75,26 @@ impl ColumnMap {
             .find(|(c, _)| *c == canonical)
             .map_or(canonical, |(_, user)| user)
     }
+
+    /// No two roles name the same column: one column cannot hold both the customer and the
+    /// order id.
+    pub fn check_distinct(&self) -> std::result::Result<(), String> {
+        let pairs = self.pairs();
+        for (i, (canonical, user)) in pairs.iter().enumerate() {
+            if let Some((other, _)) = pairs[i + 1..].iter().find(|(_, u)| u == user) {
+                let flag = |c: &str| format!("--col-{}", c.replace('_', "-"));
+                return Err(format!(
+                    "{canonical} and {other} are both mapped to the column '{user}' \
+                     ({} / columns.{canonical}, {} / columns.{other}; a role left unmapped \
+                     reads the column of its own name); each role needs its own column: \
+                     map one of them to another column",
+                    flag(canonical),
+                    flag(other),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -306,7 +326,8 @@ impl Config {
             path: path.into(),
             message: e.to_string(),
         })?;
-        config.check().map_err(|message| Error::Config {
+        // Two roles on one column is checked once the flags are merged: a flag may remap one.
+        config.check_values().map_err(|message| Error::Config {
             path: path.into(),
             message,
         })?;
@@ -325,6 +346,12 @@ impl Config {
 
     /// Checks values that the types alone cannot.
     pub fn check(&self) -> std::result::Result<(), String> {
+        self.check_values()?;
+        self.columns.check_distinct()
+    }
+
+    /// Each value on its own, as [`Config::check`] without the check that needs every flag.
+    fn check_values(&self) -> std::result::Result<(), String> {
         if self.input.separator.len() != 1 || !self.input.separator.is_ascii() {
             return Err(format!(
                 "input.separator must be one ASCII character, got '{}'",
@@ -437,6 +464,20 @@ mod tests {
         let block = &section[start..start + section[start..].find("```").unwrap()];
         let documented: Config = toml::from_str(block).unwrap();
         assert_eq!(documented, Config::default());
+    }
+
+    #[test]
+    fn two_roles_on_one_column_are_refused_once_the_flags_are_merged() {
+        let mut config = Config::default();
+        config.columns.customer_id = "order_id".into();
+        let err = config.check().unwrap_err();
+        assert!(
+            err.contains("customer_id and order_id are both mapped to the column 'order_id'"),
+            "{err}"
+        );
+        assert!(config.check_values().is_ok());
+        config.columns.order_id = "InvoiceNo".into();
+        assert!(config.check().is_ok());
     }
 
     #[test]
