@@ -1,4 +1,8 @@
 //! Reading transaction files and writing output files atomically.
 
+pub mod decode;
+pub mod header;
 pub mod read;
+pub mod source;
+pub mod text;
 pub mod write;
