@@ -69,6 +69,10 @@ pub struct SettingsArgs {
     /// CSV field separator [default: ,]; a tab as '\t' or tab.
     #[arg(long, value_name = "CHAR")]
     pub separator: Option<String>,
+    /// Character encoding of CSV files: utf-8, windows-1252 (cp1252), iso-8859-1 (latin1),
+    /// utf-16le or utf-16be [default: utf-8]. A byte-order mark wins over it.
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<crate::config::TextEncoding>,
     /// strftime format of order dates, tried before the built-in ISO 8601 formats (e.g. "%d/%m/%Y %H:%M"); without it, ISO 8601 and common export formats (9.12.2011, 12/9/2011, ...) are recognised.
     #[arg(long, value_name = "FORMAT")]
     pub date_format: Option<String>,

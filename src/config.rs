@@ -75,6 +75,26 @@ impl ColumnMap {
             .find(|(c, _)| *c == canonical)
             .map_or(canonical, |(_, user)| user)
     }
+
+    /// No two roles name the same column: one column cannot hold both the customer and the
+    /// order id.
+    pub fn check_distinct(&self) -> std::result::Result<(), String> {
+        let pairs = self.pairs();
+        for (i, (canonical, user)) in pairs.iter().enumerate() {
+            if let Some((other, _)) = pairs[i + 1..].iter().find(|(_, u)| u == user) {
+                let flag = |c: &str| format!("--col-{}", c.replace('_', "-"));
+                return Err(format!(
+                    "{canonical} and {other} are both mapped to the column '{user}' \
+                     ({} / columns.{canonical}, {} / columns.{other}; a role left unmapped \
+                     reads the column of its own name); each role needs its own column: \
+                     map one of them to another column",
+                    flag(canonical),
+                    flag(other),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +114,90 @@ pub struct InputOptions {
     /// Above this share of rows with an unparseable value in one column, reading stops with an
     /// error instead of rejecting the rows: a wrong date format or mapping must not pass silently.
     pub max_unparseable_share: f64,
+    /// The character encoding of CSV files. A byte-order mark (UTF-8, UTF-16LE or UTF-16BE) wins
+    /// over it, since it is unambiguous.
+    pub encoding: TextEncoding,
+}
+
+/// The character encodings a CSV file may be written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum TextEncoding {
+    #[default]
+    Utf8,
+    /// Windows' Western European code page (German and other Windows exports).
+    Windows1252,
+    /// Read as windows-1252, as browsers do (WHATWG): the two differ only in bytes 0x80-0x9F,
+    /// control characters in ISO-8859-1 that real text does not hold.
+    Latin1,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl TextEncoding {
+    /// Every encoding with its name and the other names it is known by.
+    pub const ALL: [(TextEncoding, &'static str, &'static [&'static str]); 5] = [
+        (TextEncoding::Utf8, "utf-8", &["utf8"]),
+        (TextEncoding::Windows1252, "windows-1252", &["cp1252"]),
+        (
+            TextEncoding::Latin1,
+            "iso-8859-1",
+            &["latin1", "latin-1", "iso8859-1"],
+        ),
+        (TextEncoding::Utf16Le, "utf-16le", &["utf16le"]),
+        (TextEncoding::Utf16Be, "utf-16be", &["utf16be"]),
+    ];
+
+    /// The name written in configuration files and messages.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(e, _, _)| *e == self)
+            .map_or("utf-8", |(_, name, _)| name)
+    }
+
+    pub fn is_utf16(self) -> bool {
+        matches!(self, TextEncoding::Utf16Le | TextEncoding::Utf16Be)
+    }
+}
+
+impl std::fmt::Display for TextEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for TextEncoding {
+    type Err = String;
+
+    /// Names and aliases, ignoring case.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let wanted = text.trim().to_ascii_lowercase();
+        Self::ALL
+            .iter()
+            .find(|(_, name, aliases)| *name == wanted || aliases.contains(&wanted.as_str()))
+            .map(|(e, _, _)| *e)
+            .ok_or_else(|| {
+                format!(
+                    "unknown encoding '{text}'; expected one of {} (or cp1252, latin1)",
+                    Self::ALL.map(|(_, name, _)| name).join(", ")
+                )
+            })
+    }
+}
+
+impl TryFrom<String> for TextEncoding {
+    type Error = String;
+
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<TextEncoding> for String {
+    fn from(encoding: TextEncoding) -> String {
+        encoding.name().to_string()
+    }
 }
 
 impl InputOptions {
@@ -125,6 +229,7 @@ impl Default for InputOptions {
             time_zone: None,
             decimal_comma: false,
             max_unparseable_share: 0.01,
+            encoding: TextEncoding::Utf8,
         }
     }
 }
@@ -310,7 +415,8 @@ impl Config {
             path: path.into(),
             message: e.to_string(),
         })?;
-        config.check().map_err(|message| Error::Config {
+        // Two roles on one column is checked once the flags are merged: a flag may remap one.
+        config.check_values().map_err(|message| Error::Config {
             path: path.into(),
             message,
         })?;
@@ -329,6 +435,12 @@ impl Config {
 
     /// Checks values that the types alone cannot.
     pub fn check(&self) -> std::result::Result<(), String> {
+        self.check_values()?;
+        self.columns.check_distinct()
+    }
+
+    /// Each value on its own, as [`Config::check`] without the check that needs every flag.
+    fn check_values(&self) -> std::result::Result<(), String> {
         if self.input.separator.len() != 1 || !self.input.separator.is_ascii() {
             return Err(format!(
                 "input.separator must be one ASCII character, got '{}'",
@@ -441,6 +553,48 @@ mod tests {
         let block = &section[start..start + section[start..].find("```").unwrap()];
         let documented: Config = toml::from_str(block).unwrap();
         assert_eq!(documented, Config::default());
+    }
+
+    #[test]
+    fn encoding_names_and_aliases_parse_ignoring_case() {
+        for (text, encoding) in [
+            ("UTF-8", TextEncoding::Utf8),
+            ("utf8", TextEncoding::Utf8),
+            ("Windows-1252", TextEncoding::Windows1252),
+            ("CP1252", TextEncoding::Windows1252),
+            ("latin1", TextEncoding::Latin1),
+            ("ISO-8859-1", TextEncoding::Latin1),
+            ("utf-16le", TextEncoding::Utf16Le),
+            ("UTF-16BE", TextEncoding::Utf16Be),
+        ] {
+            assert_eq!(text.parse::<TextEncoding>(), Ok(encoding), "{text}");
+        }
+        let err = "ebcdic".parse::<TextEncoding>().unwrap_err();
+        assert!(
+            err.contains("utf-8, windows-1252, iso-8859-1, utf-16le, utf-16be"),
+            "{err}"
+        );
+        let config: Config = toml::from_str("[input]\nencoding = \"cp1252\"\n").unwrap();
+        assert_eq!(config.input.encoding, TextEncoding::Windows1252);
+        assert!(
+            toml::to_string(&config)
+                .unwrap()
+                .contains("encoding = \"windows-1252\"")
+        );
+    }
+
+    #[test]
+    fn two_roles_on_one_column_are_refused_once_the_flags_are_merged() {
+        let mut config = Config::default();
+        config.columns.customer_id = "order_id".into();
+        let err = config.check().unwrap_err();
+        assert!(
+            err.contains("customer_id and order_id are both mapped to the column 'order_id'"),
+            "{err}"
+        );
+        assert!(config.check_values().is_ok());
+        config.columns.order_id = "InvoiceNo".into();
+        assert!(config.check().is_ok());
     }
 
     #[test]

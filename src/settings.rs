@@ -20,6 +20,7 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
         col_unit_price,
         col_country,
         separator,
+        encoding,
         date_format,
         time_zone,
         decimal_comma,
@@ -54,6 +55,9 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
     // A tab typed on a command line arrives as the two characters \t.
     if c.input.separator == "\\t" || c.input.separator.eq_ignore_ascii_case("tab") {
         c.input.separator = "\t".into();
+    }
+    if let Some(v) = encoding {
+        c.input.encoding = *v;
     }
     if date_format.is_some() {
         c.input.date_format.clone_from(date_format);

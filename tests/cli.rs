@@ -4,26 +4,8 @@
 mod common;
 
 use std::io::Write;
-use std::process::Output;
 
 use common::*;
-
-fn run(args: &[&str]) -> Output {
-    retain_bin().args(args).output().expect("the binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_exit(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    for needle in needles {
-        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    }
-}
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let path = dir.path().join(name);

@@ -13,23 +13,6 @@ use std::sync::OnceLock;
 use common::*;
 use polars::prelude::SerReader;
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_exit(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    for needle in needles {
-        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    }
-}
-
-fn retain(args: &[&str]) -> Output {
-    retain_bin().args(args).output().expect("the binary runs")
-}
-
 fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -106,7 +89,7 @@ fn hostile() -> &'static Hostile {
         writer.flush().unwrap();
         let models = dir.path().join("models");
         let run_out = dir.path().join("out");
-        let out = retain(&[
+        let out = run(&[
             "run",
             "--input",
             s(&input),
@@ -137,19 +120,24 @@ fn hostile() -> &'static Hostile {
     })
 }
 
-fn score(out: &Path, extra: &[&str]) -> Output {
-    let h = hostile();
+/// `retain score` on the hostile input with the models in `models`.
+fn score_with(models: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "score",
         "--input",
-        s(&h.input),
+        s(&hostile().input),
         "--model-dir",
-        s(&h.models),
+        s(models),
         "--out",
         s(out),
     ];
     args.extend_from_slice(extra);
-    retain(&args)
+    run(&args)
+}
+
+/// `retain score` on the hostile input with the models `retain run` trained on it.
+fn score(out: &Path, extra: &[&str]) -> Output {
+    score_with(&hostile().models, out, extra)
 }
 
 /// Every text cell of a CSV file (header excluded), in `profile`'s dialect.
@@ -267,8 +255,8 @@ fn opt_out_lists_in_export_shapes_suppress_their_customers() {
     for (name, text) in shapes {
         let list = list_file(root.path(), name, &text);
         let out = root.path().join(format!("out-{name}"));
-        let run = score(&out, &["--suppress", s(&list)]);
-        assert_exit(&run, 0, &["3 entries, 3 match a customer"]);
+        let done = score(&out, &["--suppress", s(&list)]);
+        assert_exit(&done, 0, &["3 entries, 3 match a customer"]);
         let d = decisions(&out);
         for id in [a, b, c] {
             assert_eq!(d[id.as_str()], "suppressed", "{name}: {id}");
@@ -298,9 +286,9 @@ fn opt_out_list_mostly_matching_nobody_is_refused_with_examples() {
         &format!("{a}\nx@y.de\nz@y.de\nq@y.de\nr@y.de\n"),
     );
     let out = root.path().join("out");
-    let run = score(&out, &["--suppress", s(&list)]);
+    let done = score(&out, &["--suppress", s(&list)]);
     assert_exit(
-        &run,
+        &done,
         3,
         &[
             "4 of its 5 entries",
@@ -309,12 +297,12 @@ fn opt_out_list_mostly_matching_nobody_is_refused_with_examples() {
         ],
     );
     assert!(!out.exists(), "nothing may be written");
-    let run = score(
+    let done = score(
         &out,
         &["--suppress", s(&list), "--allow-unmatched-suppressions"],
     );
     assert_exit(
-        &run,
+        &done,
         0,
         &["5 entries, 1 match a customer of this input, 4 match none"],
     );
@@ -360,16 +348,8 @@ fn model_dir_inside_out_through_dot_dot_or_a_symlink_is_refused_and_kept() {
     let link = root.path().join("link");
     std::os::unix::fs::symlink(&out, &link).unwrap();
     for model_dir in [dotdot.as_path(), link.as_path()] {
-        let run = retain(&[
-            "score",
-            "--input",
-            s(&h.input),
-            "--model-dir",
-            s(model_dir),
-            "--out",
-            s(&out),
-        ]);
-        assert_exit(&run, 2, &["--model-dir", "is inside --out"]);
+        let done = score_with(model_dir, &out, &[]);
+        assert_exit(&done, 2, &["--model-dir", "is inside --out"]);
         assert_eq!(snapshot(&out), before, "the models must be untouched");
     }
 }
@@ -386,10 +366,10 @@ fn quarantine_or_features_output_naming_the_input_is_refused_and_the_input_kept(
     std::fs::hard_link(&input, &hard).unwrap();
     let dotted = root.path().join("sub/../t.csv");
     for target in [&input, &link, &hard, &dotted] {
-        let run = retain(&["validate", "--input", s(&input), "--quarantine", s(target)]);
-        assert_exit(&run, 2, &["--input", "--quarantine"]);
-        let run = retain(&["features", "--input", s(&input), "--out", s(target)]);
-        assert_exit(&run, 2, &["--input", "--out"]);
+        let done = run(&["validate", "--input", s(&input), "--quarantine", s(target)]);
+        assert_exit(&done, 2, &["--input", "--quarantine"]);
+        let done = run(&["features", "--input", s(&input), "--out", s(target)]);
+        assert_exit(&done, 2, &["--input", "--out"]);
         assert_eq!(std::fs::read(&input).unwrap(), before);
     }
 }
@@ -402,13 +382,13 @@ fn run_with_its_input_inside_out_is_refused_and_the_input_kept() {
     std::fs::write(out.join("manifest.json"), "{}").unwrap();
     let input = out.join("t.csv");
     std::fs::copy(repo().join("tests/fixtures/small.csv"), &input).unwrap();
-    let run = retain(&["run", "--input", s(&input), "--out", s(&out)]);
-    assert_exit(&run, 2, &["--input", "is inside --out"]);
+    let done = run(&["run", "--input", s(&input), "--out", s(&out)]);
+    assert_exit(&done, 2, &["--input", "is inside --out"]);
     assert!(input.exists());
     let list = out.join("optout.txt");
     std::fs::write(&list, "1\n").unwrap();
-    let run = score(&out, &["--suppress", s(&list)]);
-    assert_exit(&run, 2, &["--suppress", "is inside --out"]);
+    let done = score(&out, &["--suppress", s(&list)]);
+    assert_exit(&done, 2, &["--suppress", "is inside --out"]);
     assert!(list.exists());
 }
 
@@ -430,7 +410,7 @@ fn numbers_too_large_to_sum_are_rejected_as_out_of_range_not_zeroed() {
     text.push_str("C1,9005,2024-03-01T10:00:00,P1,x,100000,100000,DE\n");
     std::fs::write(&input, &text).unwrap();
     let quarantine = root.path().join("q.csv");
-    let run = retain(&[
+    let done = run(&[
         "validate",
         "--input",
         s(&input),
@@ -438,8 +418,8 @@ fn numbers_too_large_to_sum_are_rejected_as_out_of_range_not_zeroed() {
         "--quarantine",
         s(&quarantine),
     ]);
-    assert_exit(&run, 0, &[]);
-    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_exit(&done, 0, &[]);
+    let report: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
     assert_eq!(report["rejected"]["number_out_of_range"], 4, "{report}");
     assert_eq!(report["rows_kept"], 21, "{report}");
     let q = std::fs::read_to_string(&quarantine).unwrap();
@@ -464,16 +444,8 @@ fn edited_model_version_is_refused() {
     // The set file would catch the edit too; without it, the model's own checksum must.
     std::fs::remove_file(models.join("model-set.json")).unwrap();
     let out = root.path().join("out");
-    let run = retain(&[
-        "score",
-        "--input",
-        s(&h.input),
-        "--model-dir",
-        s(&models),
-        "--out",
-        s(&out),
-    ]);
-    assert_exit(&run, 5, &["model_version", "churn-000000000000"]);
+    let done = score_with(&models, &out, &[]);
+    assert_exit(&done, 5, &["model_version", "churn-000000000000"]);
 }
 
 #[test]
@@ -489,16 +461,8 @@ fn mixed_model_set_after_an_interrupted_train_is_refused() {
     )
     .unwrap();
     let out = root.path().join("out");
-    let run = retain(&[
-        "score",
-        "--input",
-        s(&h.input),
-        "--model-dir",
-        s(&models),
-        "--out",
-        s(&out),
-    ]);
-    assert_exit(&run, 5, &["churn-model.json", "model-set.json", "mixed"]);
+    let done = score_with(&models, &out, &[]);
+    assert_exit(&done, 5, &["churn-model.json", "model-set.json", "mixed"]);
     assert!(!out.exists());
 }
 
@@ -508,8 +472,8 @@ fn second_run_on_a_locked_out_is_busy_exit_7_and_touches_nothing() {
     let out = root.path().join("out");
     let lock = std::fs::File::create(root.path().join(".out.lock")).unwrap();
     lock.lock().unwrap();
-    let run = score(&out, &[]);
-    assert_exit(&run, 7, &["busy", "is writing", "out"]);
+    let done = score(&out, &[]);
+    assert_exit(&done, 7, &["busy", "is writing", "out"]);
     assert!(!out.exists());
     drop(lock);
     assert_exit(&score(&out, &[]), 0, &[]);

@@ -115,7 +115,7 @@ pub(super) fn check_failures(
     let value = value_text(raw, canonical, first)?;
     if value.is_empty()
         && raw.file.format == Format::Csv
-        && let Some(odd) = crate::io::read::first_short_line(&raw.file.path, raw.file.separator)
+        && let Some(odd) = crate::io::source::first_short_line(&raw.file)
         && odd.row == first as u64
     {
         return Err(Error::input_at(

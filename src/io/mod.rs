@@ -1,7 +1,11 @@
 //! Reading transaction files and writing output files atomically.
 
+pub mod decode;
+pub mod header;
 pub mod lock;
 pub mod paths;
 pub mod read;
+pub mod source;
 pub mod store;
+pub mod text;
 pub mod write;

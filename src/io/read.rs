@@ -1,58 +1,23 @@
 //! Reads CSV, gzip CSV and Parquet transaction files into a table with canonical column names.
 //!
 //! Text stays text: CSV columns are read as strings and parsed by [`crate::clean`], so that a bad
-//! value becomes a counted, reported rejection instead of a failed read or a silent null.
+//! value becomes a counted, reported rejection instead of a failed read or a silent null. A CSV
+//! file that is not UTF-8 with LF or CRLF line ends is first copied as such into a temporary
+//! directory ([`crate::io::text`]); messages always name the user's file.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 
 use crate::config::Config;
-use crate::error::{Error, Position, Result};
+use crate::error::{Error, Location, Position, Result};
+use crate::io::header;
+pub use crate::io::source::{Format, InputFile};
+use crate::io::source::{first_malformed, first_open_quote, first_ragged_line};
+use crate::io::text::{self, TextForm};
 use crate::schema::input;
-
-/// The physical format of an input file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Plain or compressed (gzip, zlib, zstd) delimited text with a header line.
-    Csv,
-    Parquet,
-}
-
-/// An input file and how it is read: enough to find a row in it again for a message.
-#[derive(Debug, Clone)]
-pub struct InputFile {
-    pub path: PathBuf,
-    pub format: Format,
-    /// The CSV field separator (unused for Parquet).
-    pub separator: u8,
-}
-
-impl InputFile {
-    /// Where data rows (0-based, ascending) are in the file: their lines in a CSV file, found by
-    /// record so that quoted line breaks before them count (one more pass over the file, made only
-    /// for messages and the quarantine list), or their rows in a Parquet file.
-    pub fn positions(&self, rows: &[u64]) -> Vec<Position> {
-        match self.format {
-            Format::Csv => record_lines(&self.path, self.separator, rows)
-                .unwrap_or_else(|| rows.iter().map(|row| row + 2).collect())
-                .into_iter()
-                .map(Position::Line)
-                .collect(),
-            Format::Parquet => rows.iter().map(|row| Position::Row(row + 1)).collect(),
-        }
-    }
-
-    /// Where one data row is in the file; see [`InputFile::positions`].
-    pub fn position(&self, row: u64) -> Position {
-        self.positions(&[row])
-            .pop()
-            .unwrap_or(Position::Row(row + 1))
-    }
-}
 
 /// The input as read: canonical column names, values as the file holds them.
 #[derive(Debug, Clone)]
@@ -108,9 +73,15 @@ fn describe_io(e: &std::io::Error) -> String {
     }
 }
 
-/// Turns a polars read failure into an input error that names the file and says what it expected.
-fn read_error(path: &Path, format: Format, e: PolarsError) -> Error {
-    let full = e.to_string();
+/// Turns a polars read failure into an input error that names the file and says what it
+/// expected. `read` is the file polars read (a UTF-8 copy of `file`'s path, or that path), and
+/// `names` the header's names when they were read.
+fn read_error(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) -> Error {
+    // A message about the copy is about the user's file.
+    let full = e.to_string().replace(
+        read.to_string_lossy().as_ref(),
+        file.path.to_string_lossy().as_ref(),
+    );
     // polars' messages can quote whole stretches of the file and suggest Python arguments: keep
     // the first line.
     let text: String = full
@@ -120,6 +91,7 @@ fn read_error(path: &Path, format: Format, e: PolarsError) -> Error {
         .chars()
         .take(300)
         .collect();
+    let text = header::escape(&text);
     let message = if full.contains("empty CSV") || full.contains("empty data") {
         "no header line: the file (after decompression) is empty".to_string()
     } else if full.contains("gzip")
@@ -128,284 +100,75 @@ fn read_error(path: &Path, format: Format, e: PolarsError) -> Error {
         || full.contains("decompress")
     {
         format!("cannot decompress (truncated or corrupt archive?): {text}")
-    } else if full.contains("utf-8") || full.contains("utf8") {
-        format!("not valid UTF-8 text: {text}")
+    } else if full.contains("utf-8") || full.contains("utf8") || full.contains("UTF-8") {
+        return not_utf8(file, names, &text);
     } else {
-        match format {
+        match file.format {
             Format::Csv => format!("cannot read as CSV: {text}"),
             Format::Parquet => format!("cannot read as Parquet: {text}"),
         }
     };
-    Error::input(path, message)
+    Error::input(&file.path, message)
 }
 
-/// Opens a CSV file, decompressing gzip, zlib and zstd (by their first bytes) as polars does, so
-/// that lines are counted in the text polars read.
-fn open_text(path: &Path) -> std::io::Result<Box<dyn Read>> {
-    let mut file = File::open(path)?;
-    let mut magic = [0u8; 4];
-    let n = file.read(&mut magic)?;
-    let file = File::open(path)?;
-    Ok(match (n, magic) {
-        (2.., [0x1f, 0x8b, ..]) => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        (2.., [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..]) => {
-            Box::new(flate2::read::ZlibDecoder::new(file))
-        }
-        (4, [0x28, 0xb5, 0x2f, 0xfd]) => Box::new(zstd::stream::read::Decoder::new(file)?),
-        _ => Box::new(file),
-    })
-}
-
-/// A record whose number of fields differs from the header's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OddRecord {
-    /// 1-based line of the file where the record starts.
-    pub line: u64,
-    /// 0-based data record (row) number, header excluded.
-    pub row: u64,
-    /// Its fields (0 for a blank line) and the header's.
-    pub fields: usize,
-    pub header: usize,
-}
-
-/// The first record with more fields than the header. Quotes are honoured (RFC 4180), so quoted
-/// separators and line breaks do not count. `None` if there is none or the file cannot be read
-/// again.
-pub fn first_ragged_line(path: &Path, separator: u8) -> Option<OddRecord> {
-    first_record_where(path, separator, |r, header| r.fields > header).map(|(r, _)| r)
-}
-
-/// The first record with fewer fields than the header, as [`first_ragged_line`] finds it; a
-/// blank line (which polars reads as a row of missing values) has 0 fields.
-pub fn first_short_line(path: &Path, separator: u8) -> Option<OddRecord> {
-    first_record_where(path, separator, |r, header| r.fields < header).map(|(r, _)| r)
-}
-
-/// A quote that opens a value running over line breaks, where that breaks the file: it opens in
-/// the middle of a value (CSV readers disagree on those), the record it starts ends with a
-/// different number of fields than the header, or the quote never closes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OpenQuote {
-    /// 1-based line where the quote opens.
-    pub line: u64,
-    /// The line where it closes; `None` when it runs to the end of the file.
-    pub closes: Option<u64>,
-}
-
-/// The first quote that swallows line breaks and breaks its record (see [`OpenQuote`]): what a
-/// stray `"` in an unquoted value does to a CSV reader. A quoted value that legitimately holds a
-/// line break is not reported unless `any_spanning`, for when the reader has already failed on
-/// quoting.
-pub fn first_open_quote(path: &Path, separator: u8, any_spanning: bool) -> Option<OpenQuote> {
-    first_record_where(path, separator, |r, header| {
-        r.spanning_quote.is_some()
-            && (any_spanning || r.spanning_mid_value || r.fields != header || r.unclosed)
-    })
-    .and_then(|(_, r)| {
-        r.spanning_quote.map(|(line, closes)| OpenQuote {
-            line,
-            closes: (!r.unclosed).then_some(closes),
-        })
-    })
-}
-
-/// The 1-based line on which each of `rows` (0-based data rows, ascending) starts: row + 2 unless
-/// quoted values before it hold line breaks. `None` if the file cannot be read again or has
-/// fewer rows.
-pub fn record_lines(path: &Path, separator: u8, rows: &[u64]) -> Option<Vec<u64>> {
-    let mut lines = Vec::with_capacity(rows.len());
-    let mut wanted = rows.iter().copied().peekable();
-    if wanted.peek().is_none() {
-        return Some(lines);
-    }
-    walk_records(path, separator, |record, _| {
-        while wanted.next_if_eq(&record.row).is_some() {
-            lines.push(record.line);
-        }
-        wanted.peek().is_none()
-    })?;
-    (lines.len() == rows.len()).then_some(lines)
-}
-
-/// One record as the scanner sees it.
-#[derive(Debug, Clone, Copy, Default)]
-struct Record {
-    line: u64,
-    row: u64,
-    fields: usize,
-    /// The first quote in the record that ran over a line break: where it opened and closed.
-    spanning_quote: Option<(u64, u64)>,
-    /// That quote opened in the middle of a value rather than at its start.
-    spanning_mid_value: bool,
-    /// The file ended inside a quote.
-    unclosed: bool,
-}
-
-/// The first record after the header for which `wrong(record, header fields)` holds.
-fn first_record_where(
-    path: &Path,
-    separator: u8,
-    wrong: impl Fn(&Record, usize) -> bool,
-) -> Option<(OddRecord, Record)> {
-    let mut hit = None;
-    walk_records(path, separator, |record, header| {
-        if wrong(record, header) {
-            hit = Some((
-                OddRecord {
-                    line: record.line,
-                    row: record.row,
-                    fields: record.fields,
-                    header,
-                },
-                *record,
-            ));
-        }
-        hit.is_some()
-    })?;
-    hit
-}
-
-/// Shows `visit` each record after the header with the header's number of fields, until it
-/// returns true. Quotes are honoured as polars' reader counts them. `None` if the file cannot be
-/// read again.
-fn walk_records(
-    path: &Path,
-    separator: u8,
-    mut visit: impl FnMut(&Record, usize) -> bool,
-) -> Option<()> {
-    let mut reader = open_text(path).ok()?;
-    let mut buffer = vec![0u8; 1 << 16];
-    let (mut line, mut quote_opened, mut opened_mid_value) = (1u64, 1u64, false);
-    // The previous byte ended a field or a quote: a quote after it is not in the middle of a value.
-    let mut after_boundary = true;
-    let mut record = Record {
-        line: 1,
-        fields: 1,
-        ..Record::default()
+/// What to do about a file read as UTF-8 that is not: a byte-order mark-less export from
+/// Windows, usually. Names the first bad byte, its line and column.
+fn not_utf8(file: &InputFile, names: &[&str], polars_text: &str) -> Error {
+    const ADVICE: &str = "the file is in another encoding (exports from Windows systems are \
+        often windows-1252): pass --encoding windows-1252 (input.encoding) or the file's \
+        encoding, or convert the file to UTF-8";
+    let Some(bad) = first_malformed(file) else {
+        return Error::input(
+            &file.path,
+            format!("not valid UTF-8 text ({polars_text}); {ADVICE}"),
+        );
     };
-    let (mut quoted, mut header, mut at_start) = (false, None::<usize>, true);
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        };
-        for &b in &buffer[..n] {
-            if quoted {
-                if b == b'"' {
-                    quoted = false;
-                    after_boundary = true;
-                    if quote_opened != line && record.spanning_quote.is_none() {
-                        record.spanning_quote = Some((quote_opened, line));
-                        record.spanning_mid_value = opened_mid_value;
-                    }
-                } else if b == b'\n' {
-                    line += 1;
-                }
-                continue;
-            }
-            match b {
-                b'"' => {
-                    quoted = true;
-                    quote_opened = line;
-                    opened_mid_value = !after_boundary;
-                }
-                b'\n' => {
-                    if at_start {
-                        record.fields = 0;
-                    }
-                    let was_data = header.is_some();
-                    match header {
-                        None => header = Some(record.fields),
-                        Some(h) => {
-                            if visit(&record, h) {
-                                return Some(());
-                            }
-                        }
-                    }
-                    line += 1;
-                    record = Record {
-                        line,
-                        row: record.row + u64::from(was_data),
-                        fields: 1,
-                        ..Record::default()
-                    };
-                    at_start = true;
-                    after_boundary = true;
-                    continue;
-                }
-                b'\r' => continue,
-                _ if b == separator => {
-                    record.fields += 1;
-                    at_start = false;
-                    after_boundary = true;
-                    continue;
-                }
-                _ => {}
-            }
-            at_start = false;
-            after_boundary = false;
-        }
-    }
-    if quoted {
-        record.unclosed = true;
-        if record.spanning_quote.is_none() {
-            record.spanning_quote = Some((quote_opened, line));
-            record.spanning_mid_value = opened_mid_value;
-        }
-    }
-    if let Some(h) = header
-        && (!at_start || quoted)
-    {
-        visit(&record, h);
-    }
-    Some(())
-}
-
-/// A column whose name is `wanted` written another way (`CustomerID`, `Customer ID` for
-/// `customer_id`): equal in letters and digits, ignoring case.
-fn same_name<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
-    let key = |name: &str| -> String {
-        name.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let wanted = key(wanted);
-    names.iter().copied().find(|name| key(name) == wanted)
-}
-
-/// The separator a CSV file seems to use when its header was read as one column: `;`, tab or `|`
-/// inside that column's name.
-fn other_separator(format: Format, names: &[&str], config: &Config) -> Option<char> {
-    match (format, names) {
-        (Format::Csv, [only]) => [';', '\t', '|', ',']
-            .into_iter()
-            .filter(|c| config.input.separator != c.to_string())
-            .find(|c| only.contains(*c)),
-        _ => None,
-    }
+    let column = (!bad.in_header)
+        .then(|| names.get(bad.field))
+        .flatten()
+        .map(|name| header::quote_name(name, 80));
+    Error::input_at(
+        &file.path,
+        Position::Line(bad.malformed.line),
+        column.as_deref(),
+        format!(
+            "{} at byte offset {} of {} is not valid UTF-8{}{}; {ADVICE}",
+            text::hex_bytes(&bad.malformed.bytes),
+            bad.malformed.offset,
+            file.text.bytes_name(),
+            match (bad.in_header, &column) {
+                (true, _) => " (in the header)".to_string(),
+                (false, None) => format!(" (field {})", bad.field + 1),
+                (false, Some(_)) => String::new(),
+            },
+            if bad.before.is_empty() {
+                String::new()
+            } else {
+                format!(", after '{}'", header::escape(&bad.before))
+            },
+        ),
+    )
 }
 
 /// Names the line behind a failed CSV read when it can be found: a stray quote that swallows
 /// line breaks, or a line with more fields than the header (whichever comes first).
-fn csv_failure(path: &Path, format: Format, separator: u8, e: PolarsError) -> Error {
-    if format != Format::Csv {
-        return read_error(path, format, e);
+fn csv_failure(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) -> Error {
+    if file.format != Format::Csv {
+        return read_error(file, read, names, e);
     }
-    let at =
-        |line: u64, message: String| Error::input_at(path, Position::Line(line), None, message);
+    let at = |line: u64, message: String| {
+        Error::input_at(&file.path, Position::Line(line), None, message)
+    };
     let text = e.to_string();
     let ragged = text
         .contains("more fields than")
-        .then(|| first_ragged_line(path, separator))
+        .then(|| first_ragged_line(file))
         .flatten();
     // polars says this when a quoted value is followed by more text: a stray quote at the start
     // of a value whose record still ends with the right number of fields.
-    let quote = first_open_quote(path, separator, false).or_else(|| {
+    let quote = first_open_quote(file, false).or_else(|| {
         text.contains("not properly escaped")
-            .then(|| first_open_quote(path, separator, true))
+            .then(|| first_open_quote(file, true))
             .flatten()
     });
     match (quote, ragged) {
@@ -425,10 +188,10 @@ fn csv_failure(path: &Path, format: Format, separator: u8, e: PolarsError) -> Er
             format!(
                 "{} fields, but the header has {} (separator '{}'); \
                  a separator inside a value needs quotes around the value",
-                odd.fields, odd.header, separator as char
+                odd.fields, odd.header, file.separator as char
             ),
         ),
-        _ => read_error(path, format, e),
+        _ => read_error(file, read, names, e),
     }
 }
 
@@ -464,9 +227,92 @@ fn holds_nothing(column: &Column) -> bool {
     }
 }
 
+/// What a role's values must be, for the message on a column of the wrong type.
+fn expected_values(canonical: &str) -> &'static str {
+    match canonical {
+        input::CUSTOMER_ID | input::ORDER_ID | input::PRODUCT_ID => {
+            "one id per row: text or integers"
+        }
+        input::ORDER_DATE => "one date per row: a date, a datetime or text such as 2011-12-09",
+        input::QUANTITY | input::UNIT_PRICE => {
+            "one number per row: an integer, float or decimal column, or text"
+        }
+        _ => "one text value per row",
+    }
+}
+
+/// Refuses a Parquet column of a nested type (list, array, struct; a Parquet map reads as a list
+/// of structs) mapped to a role: it holds no single value per row to read.
+fn check_plain(path: &Path, canonical: &str, user: &str, dtype: &DataType) -> Result<()> {
+    if !dtype.is_nested() {
+        return Ok(());
+    }
+    let kind = if dtype.is_list() {
+        "a list of values in each row"
+    } else if dtype.is_struct() {
+        "a struct of fields in each row"
+    } else {
+        "several values in each row"
+    };
+    Err(Error::InputData {
+        location: Location {
+            path: path.into(),
+            position: None,
+            column: Some(user.to_string()),
+        },
+        message: format!(
+            "the column is of the nested type {dtype} ({kind}); {canonical} needs {}: flatten it \
+             when the file is written (one value per row), or map {canonical} to another column \
+             with --col-{} NAME",
+            expected_values(canonical),
+            canonical.replace('_', "-")
+        ),
+    })
+}
+
+/// The file polars reads: the CSV file itself, or its UTF-8 copy in `dir`.
+fn text_for_polars(
+    path: &Path,
+    form: TextForm,
+    dir: &mut Option<tempfile::TempDir>,
+) -> Result<std::path::PathBuf> {
+    if form.is_native() {
+        return Ok(path.into());
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("retain-input-")
+        .tempdir()
+        .map_err(|e| {
+            Error::Internal(format!(
+                "cannot make a temporary directory for the UTF-8 copy of {}: {e} (TMPDIR chooses where)",
+                path.display()
+            ))
+        })?;
+    let copy = temp.path().join("input.csv");
+    text::transcode(path, form, &copy)?;
+    *dir = Some(temp);
+    Ok(copy)
+}
+
 fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
-    let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
     let separator = config.input.separator.as_bytes()[0];
+    let text = match format {
+        Format::Csv => text::probe(path, config.input.encoding)?,
+        Format::Parquet => TextForm::default(),
+    };
+    let file = InputFile {
+        path: path.into(),
+        format,
+        separator,
+        text,
+    };
+    // Removed when the table is read, on every way out.
+    let mut copy_dir = None;
+    let read_path = match format {
+        Format::Csv => text_for_polars(path, text, &mut copy_dir)?,
+        Format::Parquet => path.into(),
+    };
+    let pl_path = PlRefPath::new(read_path.to_string_lossy().as_ref());
     let mut frame = match format {
         Format::Csv => LazyCsvReader::new(pl_path)
             .with_has_header(true)
@@ -482,10 +328,11 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
             LazyFrame::scan_parquet(pl_path, args)
         }
     }
-    .map_err(|e| read_error(path, format, e))?;
+    .map_err(|e| read_error(&file, &read_path, &[], e))?;
     let schema = frame
         .collect_schema()
-        .map_err(|e| read_error(path, format, e))?;
+        .map_err(|e| read_error(&file, &read_path, &[], e))?;
+    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
 
     let mut selected = Vec::new();
     let mut present = Vec::new();
@@ -506,41 +353,25 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
                 ),
             ));
         }
-        if schema.contains(user) {
+        if let Some(dtype) = schema.get(user) {
+            check_plain(path, canonical, user, dtype)?;
             selected.push(col(user).alias(canonical));
             present.push(canonical);
         } else if REQUIRED.contains(&canonical) || user != canonical {
             // A required column, or one the user mapped explicitly, must exist.
-            let found: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
             return Err(Error::input_at(
                 path,
                 Position::Line(1),
                 Some(user),
-                match other_separator(format, &found, config) {
-                    // One column whose name holds another separator: the file is not split at all.
-                    Some(other) => format!(
-                        "no column '{user}' for {canonical}; the file's header is one column, '{}', which looks separated by '{}': pass --separator '{}' (input.separator)",
-                        found[0],
-                        other.escape_default(),
-                        other.escape_default(),
-                    ),
-                    None => format!(
-                        "no column '{user}' for {canonical}; the file has columns [{}]; map yours with --col-{} NAME or [columns] {canonical} = \"NAME\" in the config{}",
-                        found.join(", "),
-                        canonical.replace('_', "-"),
-                        same_name(user, &found).map_or(String::new(), |name| format!(
-                            " (here probably --col-{} \"{name}\")",
-                            canonical.replace('_', "-")
-                        )),
-                    ),
-                },
+                header::missing_column(format, &names, canonical, user, &config.input.separator),
             ));
         }
     }
     let table = frame
         .select(selected)
         .collect()
-        .map_err(|e| csv_failure(path, format, separator, e))?;
+        .map_err(|e| csv_failure(&file, &read_path, &names, e))?;
+    drop(copy_dir);
 
     // A column that exists but holds nothing counts as missing (DESIGN.md, "Input"). Nothing is
     // a missing value or blank text: a CSV writer that quotes every field writes `""`, which
@@ -559,11 +390,7 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
         }
     });
     Ok(RawInput {
-        file: InputFile {
-            path: path.into(),
-            format,
-            separator,
-        },
+        file,
         present,
         empty,
         table,

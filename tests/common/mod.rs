@@ -61,3 +61,23 @@ pub fn retain_bin() -> std::process::Command {
     command.env_remove("RUST_BACKTRACE");
     command
 }
+
+/// Runs the binary with `args`.
+pub fn run(args: &[&str]) -> std::process::Output {
+    retain_bin().args(args).output().expect("the binary runs")
+}
+
+/// What the process wrote to stderr.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The process exited with `code`, did not panic, and said each of `needles` on stderr.
+pub fn assert_exit(out: &std::process::Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    }
+}
