@@ -49,21 +49,8 @@ fn fit_time_by_customers() {
     let params = retain::model::ChurnParams::default().check().unwrap();
     let as_of = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
     let started = Instant::now();
-    let fingerprint = retain::model::artifact::InputFingerprint {
-        path: "generated".into(),
-        sha256: String::new(),
-        bytes: 0,
-        rows_read: tx.accounting.rows_read,
-    };
-    let (model, trained_on) = train::train(
-        &tx,
-        as_of,
-        90,
-        &params,
-        &FeatureOptions::default(),
-        fingerprint,
-    )
-    .unwrap();
+    let (model, trained_on) =
+        train::train(&tx, as_of, 90, &params, &FeatureOptions::default()).unwrap();
     println!(
         "| train (3 snapshots, penalty search, holdout check, final fit) | {} customers | {:.2} s |",
         trained_on.labels.len(),

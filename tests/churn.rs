@@ -9,7 +9,7 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use retain::ExitCode;
 use retain::config::{Config, FeatureOptions};
-use retain::model::artifact::{ChurnModel, InputFingerprint};
+use retain::model::artifact::ChurnModel;
 use retain::model::fit::{self, Scaler};
 use retain::model::inputs::{self, Input};
 use retain::model::metrics;
@@ -20,15 +20,6 @@ fn sample() -> retain::clean::Transactions {
         &repo().join("data/sample/transactions.csv"),
         &Config::default(),
     )
-}
-
-fn fingerprint() -> InputFingerprint {
-    InputFingerprint {
-        path: "data/sample/transactions.csv".into(),
-        sha256: "test".into(),
-        bytes: 0,
-        rows_read: 0,
-    }
 }
 
 fn cutoff() -> NaiveDate {
@@ -44,15 +35,9 @@ fn planted_signal_is_found_out_of_time() {
     // The generator's customers stop for good with a personal probability after each order, so
     // churn is predictable from recency and rhythm: the backtest must show clear skill.
     let tx = sample();
-    let report = retain::model::backtest::backtest(
-        &tx,
-        cutoff(),
-        90,
-        &params(),
-        &FeatureOptions::default(),
-        fingerprint(),
-    )
-    .unwrap();
+    let report =
+        retain::model::backtest::backtest(&tx, cutoff(), 90, &params(), &FeatureOptions::default())
+            .unwrap();
     assert!(report.churn.auc > 0.8, "AUC {}", report.churn.auc);
     assert!(report.churn.brier < 0.2, "Brier {}", report.churn.brier);
     assert!(report.churn.lift_top_decile > 1.2);
@@ -100,15 +85,8 @@ fn labels_independent_of_the_features_give_no_skill() {
 #[test]
 fn artifact_round_trip_reproduces_scores_exactly_and_refuses_changes() {
     let tx = sample();
-    let (model, trained_on) = train::train(
-        &tx,
-        cutoff(),
-        90,
-        &params(),
-        &FeatureOptions::default(),
-        fingerprint(),
-    )
-    .unwrap();
+    let (model, trained_on) =
+        train::train(&tx, cutoff(), 90, &params(), &FeatureOptions::default()).unwrap();
     let p = model.predict(&trained_on.rows);
     assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
     let bytes = model.to_json().unwrap();
@@ -257,15 +235,8 @@ fn retraining_on_the_same_input_gives_the_same_bytes() {
     // model is done in integers. A regression here changes the model version between reruns.
     let tx = sample();
     let train = || {
-        let (model, _) = train::train(
-            &tx,
-            cutoff(),
-            90,
-            &params(),
-            &FeatureOptions::default(),
-            fingerprint(),
-        )
-        .unwrap();
+        let (model, _) =
+            train::train(&tx, cutoff(), 90, &params(), &FeatureOptions::default()).unwrap();
         model.to_json().unwrap()
     };
     let first = train();
@@ -475,7 +446,15 @@ fn score_refuses_input_whose_columns_differ_from_the_training_input() {
     let narrow = train_on(&two, "models-two");
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(full.join("churn-model.json")).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], 2);
+    assert_eq!(saved["format_version"], 3);
+    // Format 3 names its data by the lines, not by the file (same bytes for any file split).
+    assert!(saved["training_input"].get("path").is_none(), "{saved}");
+    assert_eq!(
+        saved["training_input"]["lines_fingerprint"]
+            .as_str()
+            .map(str::len),
+        Some(32)
+    );
     assert_eq!(
         saved["input_columns"],
         serde_json::json!(["order_id", "product_id", "quantity", "unit_price"])
@@ -505,7 +484,11 @@ fn score_refuses_input_whose_columns_differ_from_the_training_input() {
         err.contains("transactions.csv has order_id (orders and cancellations), product_id"),
         "{err}"
     );
-    assert!(err.contains("two.csv) did not"), "{err}");
+    // The model names its training data by rows and lines, not by a file name.
+    assert!(
+        err.contains("the model's training input (48888 rows, lines "),
+        "{err}"
+    );
     assert!(!out.exists());
     // A column in the header with no value in any row is no column either.
     let unpriced = sample_edited(dir.path(), "unpriced.csv", |mut table| {

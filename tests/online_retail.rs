@@ -123,21 +123,8 @@ fn backtest_beats_the_reference_logistic_regression() {
     // lift 1.61 on this file at cutoff 2011-09-10, horizon 90 days.
     let tx = &normalised().transactions;
     let params = retain::model::ChurnParams::default().check().unwrap();
-    let fingerprint = retain::model::artifact::InputFingerprint {
-        path: "transactions.csv.gz".into(),
-        sha256: String::new(),
-        bytes: 0,
-        rows_read: 541_909,
-    };
-    let r = retain::model::backtest::backtest(
-        tx,
-        as_of(),
-        90,
-        &params,
-        &Default::default(),
-        fingerprint,
-    )
-    .unwrap();
+    let r =
+        retain::model::backtest::backtest(tx, as_of(), 90, &params, &Default::default()).unwrap();
     assert_eq!((r.train_customers, r.test_customers), (2_811, 3_370));
     assert!((r.test_churn_rate - 0.431).abs() < 0.0005);
     assert!(r.churn.auc > 0.745, "AUC {}", r.churn.auc);
@@ -159,7 +146,10 @@ fn recommendations_beat_the_reference_recommenders() {
         retain::recommend::evaluate::backtest(tx, as_of(), 90, 10, &Default::default()).unwrap();
     assert_eq!(r.all.users, 1_917);
     assert!(r.all.recall >= 0.340, "all recall {}", r.all.recall);
-    assert!(r.new.hit_rate >= 0.47, "new hit rate {}", r.new.hit_rate);
+    // 0.473 in 0.3.1, with ties that fell by the file's line order; 0.469 with order-free ties
+    // (README, "Measured changes"). Both beat item-item cosine's 0.449 and 0.097.
+    assert!(r.new.hit_rate >= 0.46, "new hit rate {}", r.new.hit_rate);
+    assert!(r.new.recall >= 0.097, "new recall {}", r.new.recall);
     assert!(r.all.hit_rate > r.popularity_baseline.all.hit_rate);
     assert!(r.new.recall > r.popularity_baseline.new.recall);
     // The popularity baseline reproduces DESIGN.md's figures for the same users.

@@ -181,6 +181,9 @@ pub struct Transactions {
     /// `product_ix` → `product_id`, `product_name` for every product in `lines`.
     pub products: DataFrame,
     pub accounting: Accounting,
+    /// [`encode::content_fingerprint`] of the lines, in hex: the same for the same lines in any
+    /// order or split.
+    pub lines_fingerprint: String,
     /// What the user should know about how values were read (e.g. dates with a UTC offset).
     pub notes: Vec<String>,
 }
@@ -251,6 +254,7 @@ pub fn clean(
         None
     };
     let mut lines = line_table(classified, raw.has(input::UNIT_PRICE), needs_day_key)?;
+    let fingerprint = encode::content_fingerprint(&lines)?;
     let dictionaries = encode::encode(&mut lines)?;
     Ok(Cleaned {
         transactions: Transactions {
@@ -260,6 +264,7 @@ pub fn clean(
             lines,
             customers: dictionaries.customers,
             products: dictionaries.products,
+            lines_fingerprint: format!("{fingerprint:032x}"),
             accounting,
             notes,
         },

@@ -2,7 +2,6 @@
 
 use crate::cli::BacktestArgs;
 use crate::error::{Error, Result};
-use crate::model::artifact::InputFingerprint;
 use crate::model::backtest;
 use crate::settings;
 
@@ -12,7 +11,6 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     let cutoff = settings::parse_date("--cutoff", &args.cutoff)?;
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
-    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
     let started = std::time::Instant::now();
     // The churn and the recommendation parts are independent: run them side by side.
     let (churn, recommendations) = rayon::join(
@@ -23,7 +21,6 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
                 config.model.horizon_days,
                 &params,
                 &config.features,
-                fingerprint,
             );
             (report, started.elapsed().as_secs_f64())
         },

@@ -47,14 +47,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
+    let fingerprint = InputFingerprint::of_file(&args.input, tx)?;
+    let file_free = quality::QualityReport {
+        input: None,
+        ..report.clone()
+    };
     let mut validation =
-        serde_json::to_vec_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        serde_json::to_vec_pretty(&file_free).map_err(|e| Error::Internal(e.to_string()))?;
     validation.push(b'\n');
     out.bytes(VALIDATION_FILE, &validation)?;
 
     stages.start("train churn model");
-    let model = super::train::train_churn(tx, as_of, &config, fingerprint.clone())?;
+    let model = super::train::train_churn(tx, as_of, &config)?;
     stages.start("fit co-purchase model");
     let suggester = super::train::train_suggester(tx, as_of, &config)?;
     let names = match out.dir() {

@@ -385,7 +385,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
+    let fingerprint = InputFingerprint::of_file(&args.input, tx)?;
     let saved = models.has(crate::recommend::artifact::META_FILE);
     let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved {
         let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::io::paths::{self, Replaced};
 use crate::io::store;
-use crate::model::artifact::{self, InputFingerprint};
+use crate::model::artifact;
 use crate::model::{ChurnModel, train};
 use crate::recommend::{Blend, CoPurchaseModel, History};
 use crate::settings;
@@ -29,7 +29,6 @@ pub(crate) fn train_churn(
     tx: &Transactions,
     as_of: NaiveDate,
     config: &Config,
-    fingerprint: InputFingerprint,
 ) -> Result<ChurnModel> {
     let params = settings::churn_params(config)?;
     let started = std::time::Instant::now();
@@ -39,7 +38,6 @@ pub(crate) fn train_churn(
         config.model.horizon_days,
         &params,
         &config.features,
-        fingerprint,
     )?;
     super::progress(format!(
         "trained {} for {as_of} on {} customers ({:.2} s)",
@@ -144,8 +142,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let cleaned = super::load(&args.input, &config, false)?;
     let tx = &cleaned.transactions;
     let (as_of, _) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_file(&args.input, tx.accounting.rows_read)?;
-    let model = train_churn(tx, as_of, &config, fingerprint)?;
+    let model = train_churn(tx, as_of, &config)?;
     let suggester = train_suggester(tx, as_of, &config)?;
     save(
         &model,

@@ -36,10 +36,11 @@ pub fn model_columns(present: &[&str]) -> Vec<String> {
 }
 
 /// Bumped whenever a field changes meaning or is added; other versions are refused, except those
-/// in [`READS`]. Version 2 (retain 0.3.1) added `input_columns`.
-pub const FORMAT_VERSION: u32 = 2;
+/// in [`READS`]. Version 2 (retain 0.3.1) added `input_columns`; version 3 (retain 0.4.0) names
+/// its training data by the lines' fingerprint instead of the file's path and checksum.
+pub const FORMAT_VERSION: u32 = 3;
 /// Versions this retain reads. Version 1 has no `input_columns`: its columns are not checked.
-const READS: [u32; 2] = [1, 2];
+const READS: [u32; 3] = [1, 2, 3];
 pub const FILE_NAME: &str = "churn-model.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,18 +92,21 @@ pub struct ModelMetrics {
     pub holdout: Option<WindowMetrics>,
 }
 
-/// Which data the model was trained on.
+/// The input file of a run, for its manifest: the file (path, checksum, size), which may differ
+/// between runs on the same lines, and the lines' fingerprint, which does not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputFingerprint {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
     pub rows_read: u64,
+    /// [`crate::clean::encode::content_fingerprint`]: the same for the same lines in any order.
+    pub lines_fingerprint: String,
 }
 
 impl InputFingerprint {
     /// Hashes the input file's bytes.
-    pub fn of_file(path: &Path, rows_read: u64) -> Result<InputFingerprint> {
+    pub fn of_file(path: &Path, tx: &crate::clean::Transactions) -> Result<InputFingerprint> {
         let mut file = std::fs::File::open(path).map_err(|e| Error::input(path, e.to_string()))?;
         let mut hasher = Sha256::new();
         let bytes =
@@ -111,8 +115,47 @@ impl InputFingerprint {
             path: path.display().to_string(),
             sha256: format!("{:x}", hasher.finalize()),
             bytes,
-            rows_read,
+            rows_read: tx.accounting.rows_read,
+            lines_fingerprint: tx.lines_fingerprint.clone(),
         })
+    }
+}
+
+/// Which data a model was trained on, in terms that do not depend on file names, row order or
+/// how the lines were split: the rows read and the fingerprint of the lines
+/// ([`crate::clean::encode::content_fingerprint`]). Models of format 1 and 2 named the file
+/// instead (`path`, `sha256`, `bytes`); those fields are read and kept, never written anew.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    pub rows_read: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines_fingerprint: Option<String>,
+}
+
+impl TrainingData {
+    pub fn of(tx: &crate::clean::Transactions) -> TrainingData {
+        TrainingData {
+            path: None,
+            sha256: None,
+            bytes: None,
+            rows_read: tx.accounting.rows_read,
+            lines_fingerprint: Some(tx.lines_fingerprint.clone()),
+        }
+    }
+
+    /// How messages name it.
+    pub fn describe(&self) -> String {
+        match (&self.path, &self.lines_fingerprint) {
+            (Some(path), _) => path.clone(),
+            (None, Some(f)) => format!("{} rows, lines {}", self.rows_read, &f[..f.len().min(12)]),
+            (None, None) => format!("{} rows", self.rows_read),
+        }
     }
 }
 
@@ -135,7 +178,7 @@ pub struct ChurnModel {
     /// Customers the final fit used (a stratified sample when the window had more).
     pub fit_rows: usize,
     pub metrics: ModelMetrics,
-    pub training_input: InputFingerprint,
+    pub training_input: TrainingData,
     /// Which of [`MODEL_COLUMNS`] the training input had; the input scored must have the same.
     /// Absent in format 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,7 +199,7 @@ impl ChurnModel {
         as_of: NaiveDate,
         training_window: TrainingWindow,
         propensity_shrink: f64,
-        training_input: InputFingerprint,
+        training_input: TrainingData,
         input_columns: Vec<String>,
     ) -> ChurnModel {
         ChurnModel {
@@ -333,7 +376,7 @@ impl ChurnModel {
             differences.push(format!(
                 "{input} has {}, which the model's training input ({}) did not",
                 extra.join(", "),
-                self.training_input.path
+                self.training_input.describe()
             ));
         }
         if differences.is_empty() {

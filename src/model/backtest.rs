@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
-use super::artifact::{InputFingerprint, WindowMetrics};
+use super::artifact::WindowMetrics;
 use super::fit::CheckedParams;
 use super::metrics::{self, CalibrationBin, ChurnMetrics, Decile};
 use super::train;
@@ -54,7 +54,6 @@ pub fn backtest(
     horizon_days: u32,
     params: &CheckedParams,
     options: &FeatureOptions,
-    input: InputFingerprint,
 ) -> Result<BacktestReport> {
     let mut warnings = Vec::new();
     let end = features::data_end(tx)?;
@@ -74,7 +73,7 @@ pub fn backtest(
             "the data ends on {last_day}, before the test window [{cutoff}, {window_end}) does: churn is overstated"
         ));
     }
-    let (model, trained_on) = train::train(tx, cutoff, horizon_days, params, options, input)?;
+    let (model, trained_on) = train::train(tx, cutoff, horizon_days, params, options)?;
     let test = train::snapshot(tx, cutoff, horizon_days, params.propensity_shrink, options)?;
     let p = model.predict(&test.rows);
     let recency: Vec<f64> = test.rows.iter().map(|r| r.recency_days).collect();

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::artifact::{
-    Calibration, ChurnModel, InputFingerprint, Penalty, PenaltyTrial, TrainingWindow, WindowMetrics,
+    Calibration, ChurnModel, Penalty, PenaltyTrial, TrainingData, TrainingWindow, WindowMetrics,
 };
 use super::fit::{self, CheckedParams, Platt, Scaler};
 use super::inputs::{self, Input, Raw};
@@ -226,7 +226,6 @@ pub fn train(
     horizon_days: u32,
     params: &CheckedParams,
     options: &FeatureOptions,
-    input: InputFingerprint,
 ) -> Result<(ChurnModel, Snapshot)> {
     let horizon = Duration::days(i64::from(horizon_days));
     let train = snapshot(
@@ -266,7 +265,7 @@ pub fn train(
             labels_until: as_of.to_string(),
         },
         params.propensity_shrink,
-        input,
+        TrainingData::of(tx),
         super::artifact::model_columns(&tx.present),
     );
     let p = model.predict(&train.rows);

@@ -40,9 +40,8 @@ pub fn markdown(head: &ManifestHead, model: &ChurnModel, catalog: &Catalog) -> S
     let a = &head.rows;
     let _ = writeln!(
         r,
-        "Input `{}` (sha256 `{}`): {} rows read, {} kept, {} rejected.\n",
-        head.input.path,
-        &head.input.sha256[..16.min(head.input.sha256.len())],
+        "Input lines `{}` (the manifest names the file): {} rows read, {} kept, {} rejected.\n",
+        &head.input.lines_fingerprint[..16.min(head.input.lines_fingerprint.len())],
         a.rows_read,
         a.rows_kept,
         a.rows_rejected

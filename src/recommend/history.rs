@@ -29,6 +29,9 @@ pub struct History {
     pub baskets: Vec<Vec<u32>>,
     /// Distinct buyers per product (`product_ix`) in the popularity window before `as_of`.
     pub recent_buyers: Vec<u32>,
+    /// Per product code, its rank by first sale before `as_of` (earliest first, ties by id):
+    /// which products a capped set keeps. A fact of the lines, not of their order.
+    pub seniority: Vec<u32>,
     /// Text id and name of every product code.
     pub product_ids: Vec<String>,
     pub product_names: Vec<String>,
@@ -125,10 +128,36 @@ impl History {
         };
 
         let recent = before
+            .clone()
             .filter(day().gt_eq(lit(as_of_days - popularity_days)))
             .group_by([col(line::PRODUCT_IX)])
             .agg([col(line::CUSTOMER_IX).n_unique().alias("buyers")])
             .collect()?;
+        let first_sold = before
+            .group_by([col(line::PRODUCT_IX)])
+            .agg([col(line::ORDER_TS).min().alias("first")])
+            .collect()?;
+        let mut first = vec![i64::MAX; n_products];
+        let firsts = first_sold
+            .column("first")?
+            .to_physical_repr()
+            .cast(&DataType::Int64)?;
+        for (p, t) in u32s(&first_sold, line::PRODUCT_IX)?
+            .into_iter()
+            .zip(firsts.i64()?.iter())
+        {
+            first[p as usize] = t.unwrap_or(i64::MAX);
+        }
+        let mut by_age: Vec<u32> = (0..n_products as u32).collect();
+        by_age.sort_unstable_by(|&a, &b| {
+            first[a as usize]
+                .cmp(&first[b as usize])
+                .then_with(|| product_ids[a as usize].cmp(&product_ids[b as usize]))
+        });
+        let mut seniority = vec![0u32; n_products];
+        for (rank, &p) in by_age.iter().enumerate() {
+            seniority[p as usize] = rank as u32;
+        }
         let mut recent_buyers = vec![0u32; n_products];
         for (p, b) in u32s(&recent, line::PRODUCT_IX)?
             .into_iter()
@@ -141,19 +170,22 @@ impl History {
             customers,
             baskets,
             recent_buyers,
+            seniority,
             product_ids,
             product_names,
         })
     }
 
     /// Distinct products of each order, orders in code order.
+    /// Products within a basket are in code order (product id order), not in the order of the
+    /// input's lines: a basket capped at `max_set` keeps the same products however rows arrive.
     fn baskets(before: LazyFrame) -> Result<Vec<Vec<u32>>> {
         let lines = before
             .select([col(line::ORDER_IX), col(line::PRODUCT_IX)])
-            .unique_stable(None, UniqueKeepStrategy::First)
+            .unique(None, UniqueKeepStrategy::Any)
             .sort(
-                [line::ORDER_IX],
-                SortMultipleOptions::default().with_maintain_order(true),
+                [line::ORDER_IX, line::PRODUCT_IX],
+                SortMultipleOptions::default(),
             )
             .collect()?;
         let (oix, pix) = (

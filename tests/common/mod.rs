@@ -81,3 +81,17 @@ pub fn assert_exit(out: &std::process::Output, code: i32, needles: &[&str]) {
         assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
     }
 }
+
+/// Every file of `dir` by name, with its bytes.
+pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
