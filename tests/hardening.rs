@@ -210,6 +210,54 @@ fn hostile_text_cells_are_neutralised_in_every_csv_in_both_profiles() {
     }
 }
 
+#[test]
+fn hostile_text_is_neutralised_in_gzip_csv_of_features_and_recommend() {
+    let h = hostile();
+    let root = tempfile::tempdir().unwrap();
+    let features = root.path().join("features.csv.gz");
+    let suggestions = root.path().join("suggestions.csv.gz");
+    assert_exit(
+        &run(&["features", "--input", s(&h.input), "--out", s(&features)]),
+        0,
+        &[],
+    );
+    assert_exit(
+        &run(&[
+            "recommend",
+            "--input",
+            s(&h.input),
+            "--model-dir",
+            s(&h.models),
+            "--out",
+            s(&suggestions),
+        ]),
+        0,
+        &[],
+    );
+    for (path, needle) in [
+        (&features, format!("'{}", h.hostile_ids[0])),
+        (&suggestions, format!("'{}", HOSTILE_NAMES[0])),
+    ] {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let all: Vec<String> = reader
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(
+            !all.iter().any(|c| runs_as_formula(c)),
+            "{}",
+            path.display()
+        );
+        assert!(all.contains(&needle), "{} lacks {needle:?}", path.display());
+    }
+}
+
 fn list_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();

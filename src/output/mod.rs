@@ -71,12 +71,13 @@ struct Manifest<'a> {
     timings_s: Option<BTreeMap<String, f64>>,
 }
 
-/// Writes a table to `path` atomically: CSV in `profile` (rounded, text quoted), other formats
-/// (Parquet, gzip CSV) as they are.
+/// Writes a table to `path` atomically: CSV in `profile` (rounded, text quoted, formula-safe),
+/// gzip CSV formula-safe at full precision, Parquet as it is.
 pub fn write_table(table: &DataFrame, path: &Path, profile: Profile) -> Result<()> {
     match TableFormat::from_path(path)? {
         TableFormat::Csv => csv::write(table, path, profile),
-        _ => write::write_table(&mut table.clone(), path),
+        TableFormat::CsvGz => write::write_table(&mut csv::formula_safe(table)?, path),
+        TableFormat::Parquet => write::write_table(&mut table.clone(), path),
     }
 }
 
