@@ -61,22 +61,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let model = super::train::train_churn(tx, as_of, &config)?;
     stages.start("fit co-purchase model");
     let suggester = super::train::train_suggester(tx, as_of, &config)?;
-    let names = match out.dir() {
-        Some(dir) => {
-            let names = save(&model, suggester.as_ref(), as_of, ModelDir::Staging(&dir))?;
-            if let Some(model_dir) = &args.model_dir {
-                save(
-                    &model,
-                    suggester.as_ref(),
-                    as_of,
-                    ModelDir::Shared(model_dir),
-                )?;
-                super::progress(format!("saved the models to {}", model_dir.display()));
-            }
-            names
-        }
-        None => super::train::model_names(suggester.as_ref()),
-    };
+    let staging = out.dir();
+    let mut dirs = Vec::new();
+    if let Some(dir) = &staging {
+        dirs.push(ModelDir::Staging(dir));
+        dirs.extend(args.model_dir.as_deref().map(ModelDir::Shared));
+    }
+    let names = save(&model, suggester.as_ref(), as_of, &dirs)?;
+    if let (Some(_), Some(model_dir)) = (&staging, &args.model_dir) {
+        super::progress(format!("saved the models to {}", model_dir.display()));
+    }
     for name in names {
         out.record(name, None);
     }

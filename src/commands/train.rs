@@ -90,19 +90,6 @@ fn model_set(
     Ok(files)
 }
 
-/// The files [`save`] writes, in its order: for a dry run's list.
-pub(crate) fn model_names(suggester: Option<&Suggester>) -> Vec<&'static str> {
-    let mut names = vec![artifact::FILE_NAME];
-    if suggester.is_some() {
-        names.extend([
-            crate::recommend::artifact::META_FILE,
-            crate::recommend::artifact::PAIRS_FILE,
-        ]);
-    }
-    names.push(store::SET_FILE);
-    names
-}
-
 /// Where the models go: a model directory that others read (locked, written as a set), or a
 /// staging directory that only this process knows.
 #[derive(Debug, Clone, Copy)]
@@ -111,17 +98,20 @@ pub(crate) enum ModelDir<'a> {
     Staging(&'a Path),
 }
 
-/// Saves the models as one set; returns the names of the files written (the set file last).
+/// Saves the models as one set in each of `dirs` (serialised once; none for a dry run); returns
+/// the names of the set's files (the set file last).
 pub(crate) fn save(
     model: &ChurnModel,
     suggester: Option<&Suggester>,
     as_of: NaiveDate,
-    dir: ModelDir<'_>,
+    dirs: &[ModelDir<'_>],
 ) -> Result<Vec<&'static str>> {
     let files = model_set(model, suggester, as_of)?;
-    match dir {
-        ModelDir::Shared(dir) => store::save(dir, &files, &model.model_version)?,
-        ModelDir::Staging(dir) => store::write_set(dir, &files, &model.model_version)?,
+    for dir in dirs {
+        match *dir {
+            ModelDir::Shared(dir) => store::save(dir, &files, &model.model_version)?,
+            ModelDir::Staging(dir) => store::write_set(dir, &files, &model.model_version)?,
+        }
     }
     let mut names: Vec<&'static str> = files.iter().map(|(name, _)| *name).collect();
     names.push(store::SET_FILE);
@@ -148,7 +138,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &model,
         suggester.as_ref(),
         as_of,
-        ModelDir::Shared(&args.model_dir),
+        &[ModelDir::Shared(&args.model_dir)],
     )?;
     super::progress(format!("wrote the models to {}", args.model_dir.display()));
     Ok(())

@@ -75,14 +75,16 @@ fn columns(n: usize) -> &'static str {
 /// A column whose name is `wanted` written another way (`CustomerID`, `Customer ID` for
 /// `customer_id`): equal in letters and digits, ignoring case.
 pub fn same_name<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
-    let key = |name: &str| -> String {
-        name.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let wanted = key(wanted);
-    names.iter().copied().find(|name| key(name) == wanted)
+    let wanted = name_key(wanted);
+    names.iter().copied().find(|name| name_key(name) == wanted)
+}
+
+/// A column name in letters and digits, lower case: `Customer ID` and `customer_id` agree.
+pub fn name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The separator a CSV file seems to use when its header was read as one column: `;`, tab or `|`

@@ -6,6 +6,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::io::write::output_error;
 
 /// A held lock; released when dropped (and by the system when the process ends, however it ends).
 #[derive(Debug)]
@@ -25,19 +26,11 @@ fn open(path: &Path) -> std::io::Result<File> {
 /// Takes the exclusive lock `path` (created if needed) for a process that writes `what`; another
 /// process holding it is an [`Error::Busy`] that names it. The lock file keeps this process's id.
 pub fn exclusive(path: &Path, what: &Path) -> Result<Lock> {
-    let mut file = open(path).map_err(|source| Error::Output {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut file = open(path).map_err(output_error(path))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => return Err(busy(&mut file, path, what)),
-        Err(TryLockError::Error(source)) => {
-            return Err(Error::Output {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        Err(TryLockError::Error(source)) => return Err(output_error(path)(source)),
     }
     // The holder's id, for the message another process gets; failing to write it is harmless.
     let _ = file

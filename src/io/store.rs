@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::io::lock::{self, Lock};
-use crate::io::write;
+use crate::io::write::{self, output_error};
 
 /// Lists the files of the model set, written after them.
 pub const SET_FILE: &str = "model-set.json";
@@ -47,13 +47,6 @@ impl ModelSet {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
-}
-
-fn output_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Output {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// The set file's bytes for `files` (name, content).

@@ -66,16 +66,7 @@ impl TextForm {
 
 fn compression(path: &Path) -> io::Result<Compression> {
     let mut magic = [0u8; 4];
-    let mut file = File::open(path)?;
-    let mut n = 0;
-    while n < magic.len() {
-        match file.read(&mut magic[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let n = read_full(&mut File::open(path)?, &mut magic)?;
     Ok(match (n, magic) {
         (2.., [0x1f, 0x8b, ..]) => Compression::Gzip,
         (2.., [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..]) => Compression::Zlib,

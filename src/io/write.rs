@@ -43,7 +43,8 @@ fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-fn output_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+/// Maps an I/O error on `path` to [`Error::Output`] (exit 6).
+pub(crate) fn output_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Output {
         path: path.to_path_buf(),
         source,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Position, Result};
+use crate::io::header::name_key;
 
 /// Header names (compared in letters and digits, ignoring case) that name the customer id column.
 const ID_HEADERS: [&str; 9] = [
@@ -50,13 +51,6 @@ pub struct SuppressionReport {
     pub matched: usize,
     pub unmatched: usize,
     pub unmatched_examples: Vec<String>,
-}
-
-fn key(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// The text without comments: a line whose first non-blank character is `#` goes, and so does
@@ -147,8 +141,8 @@ pub fn parse(bytes: &[u8], path: &Path, id_column: &str) -> Result<SuppressionLi
         }
     }
     let accepted = |field: &str| {
-        let k = key(field);
-        ID_HEADERS.contains(&k.as_str()) || k == key(id_column)
+        let k = name_key(field);
+        ID_HEADERS.contains(&k.as_str()) || k == name_key(id_column)
     };
     let header = records
         .first()

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::io::write::output_error;
 
 /// Written last, after the manifest: its presence says the directory is complete.
 pub const SUCCESS: &str = "_SUCCESS";
@@ -22,13 +23,6 @@ pub struct FileRecord {
     pub rows: Option<usize>,
     pub bytes: u64,
     pub sha256: String,
-}
-
-fn output_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Output {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// `parent/.name.kind-pid`: the hidden sibling directories a run works in.

@@ -62,10 +62,7 @@ pub fn to_files(
     as_of: chrono::NaiveDate,
 ) -> Result<[(&'static str, Vec<u8>); 2]> {
     let mut table = pairs_table(model)?;
-    let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut table)?;
+    let bytes = crate::io::write::parquet_bytes(&mut table)?;
     let meta = CoPurchaseMeta {
         format_version: FORMAT_VERSION,
         retain_version: env!("CARGO_PKG_VERSION").to_string(),
