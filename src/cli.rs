@@ -97,6 +97,18 @@ pub struct SettingsArgs {
     /// Keep exact duplicate lines instead of rejecting them.
     #[arg(long)]
     pub keep_duplicates: bool,
+    /// Memory budget (e.g. 6GiB, 512MiB): inputs whose lines need more are split by customer
+    /// into shards, spilled to the work directory and worked on one at a time [default: 6GiB].
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Split the lines into this many customer shards, whatever their size (1 keeps them in
+    /// memory); the output is the same for every count.
+    #[arg(long, value_name = "K")]
+    pub shards: Option<usize>,
+    /// Directory for spilled shards, removed afterwards [default: a hidden directory beside the
+    /// output, or the system's temp directory].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
     /// Fewest customers a feature table may have [default: 50].
     #[arg(long, value_name = "N")]
     pub min_customers: Option<usize>,
@@ -122,7 +134,8 @@ pub struct SettingsArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Transactions file: CSV, gzip CSV or Parquet.
+    /// Transactions: a CSV, gzip CSV or Parquet file, a directory of them (hive-style
+    /// `key=value` subdirectories supply columns), or a quoted glob such as 'exports/2024-*.csv.gz'.
     #[arg(long, short, value_name = "PATH")]
     pub input: PathBuf,
     /// Print the report as JSON on stdout.
@@ -137,7 +150,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct FeaturesArgs {
-    /// Transactions file: CSV, gzip CSV or Parquet.
+    /// Transactions: a CSV, gzip CSV or Parquet file, a directory of them (hive-style
+    /// `key=value` subdirectories supply columns), or a quoted glob such as 'exports/2024-*.csv.gz'.
     #[arg(long, short, value_name = "PATH")]
     pub input: PathBuf,
     /// Features are built from purchases strictly before this date (YYYY-MM-DD)
@@ -172,7 +186,8 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Transactions file: CSV, gzip CSV or Parquet.
+    /// Transactions: a CSV, gzip CSV or Parquet file, a directory of them (hive-style
+    /// `key=value` subdirectories supply columns), or a quoted glob such as 'exports/2024-*.csv.gz'.
     #[arg(long, short, value_name = "PATH")]
     pub input: PathBuf,
     /// Train for scoring at this date (YYYY-MM-DD): features at as-of − horizon, labels up to
@@ -188,7 +203,8 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// Transactions file: CSV, gzip CSV or Parquet.
+    /// Transactions: a CSV, gzip CSV or Parquet file, a directory of them (hive-style
+    /// `key=value` subdirectories supply columns), or a quoted glob such as 'exports/2024-*.csv.gz'.
     #[arg(long, short, value_name = "PATH")]
     pub input: PathBuf,
     /// Directory holding churn-model.json.
@@ -251,7 +267,8 @@ pub struct CampaignArgs {
 
 #[derive(Debug, Args)]
 pub struct RecommendArgs {
-    /// Transactions file: CSV, gzip CSV or Parquet.
+    /// Transactions: a CSV, gzip CSV or Parquet file, a directory of them (hive-style
+    /// `key=value` subdirectories supply columns), or a quoted glob such as 'exports/2024-*.csv.gz'.
     #[arg(long, short, value_name = "PATH")]
     pub input: PathBuf,
     /// Directory holding the co-purchase model (copurchase.json, copurchase-pairs.parquet).
@@ -272,7 +289,8 @@ pub struct RecommendArgs {
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
-    /// Transactions file: CSV, gzip CSV or Parquet.
+    /// Transactions: a CSV, gzip CSV or Parquet file, a directory of them (hive-style
+    /// `key=value` subdirectories supply columns), or a quoted glob such as 'exports/2024-*.csv.gz'.
     #[arg(long, short, value_name = "PATH")]
     pub input: PathBuf,
     /// Cutoff date (YYYY-MM-DD): training sees only purchases before it; evaluation uses the

@@ -22,6 +22,39 @@ pub struct Config {
     pub scoring: ScoringOptions,
     pub recommend: RecommendOptions,
     pub campaign: CampaignOptions,
+    pub engine: EngineOptions,
+}
+
+/// How a run holds its data: the memory budget that sets the shard count, or the shard count,
+/// and where shards are spilled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineOptions {
+    /// Memory budget, e.g. "6GiB": the line table is split into as many shards as it needs to
+    /// fit (see [`crate::engine::budget`]).
+    pub memory_limit: String,
+    /// The shard count, instead of one chosen from the budget.
+    pub shards: Option<usize>,
+    /// Where shards are spilled [default: beside the output, or the system's temp directory].
+    pub work_dir: Option<PathBuf>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            memory_limit: crate::engine::budget::DEFAULT_MEMORY_LIMIT.into(),
+            shards: None,
+            work_dir: None,
+        }
+    }
+}
+
+impl EngineOptions {
+    /// The memory budget in bytes.
+    pub fn memory_limit_bytes(&self) -> std::result::Result<u64, String> {
+        crate::engine::budget::parse_size(&self.memory_limit)
+            .map_err(|e| format!("engine.memory_limit (--memory-limit): {e}"))
+    }
 }
 
 /// Which column of the user's file holds each canonical column.
@@ -422,9 +455,13 @@ impl Config {
         })?;
         // Paths in the file are relative to the file, wherever retain is started from.
         let base = path.parent().unwrap_or(Path::new(""));
-        for file in [&mut config.campaign.offers, &mut config.campaign.suppress]
-            .into_iter()
-            .flatten()
+        for file in [
+            &mut config.campaign.offers,
+            &mut config.campaign.suppress,
+            &mut config.engine.work_dir,
+        ]
+        .into_iter()
+        .flatten()
         {
             if file.is_relative() {
                 *file = base.join(&*file);
@@ -441,6 +478,17 @@ impl Config {
 
     /// Each value on its own, as [`Config::check`] without the check that needs every flag.
     fn check_values(&self) -> std::result::Result<(), String> {
+        self.engine.memory_limit_bytes()?;
+        if self
+            .engine
+            .shards
+            .is_some_and(|k| !(1..=crate::engine::budget::MAX_SHARDS).contains(&k))
+        {
+            return Err(format!(
+                "engine.shards (--shards) must be between 1 and {}",
+                crate::engine::budget::MAX_SHARDS
+            ));
+        }
         if self.input.separator.len() != 1 || !self.input.separator.is_ascii() {
             return Err(format!(
                 "input.separator must be one ASCII character, got '{}'",

@@ -16,7 +16,11 @@ pub struct QualityReport {
     /// names (its manifest names the input).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
-    pub format: crate::io::read::Format,
+    /// `csv` or `parquet`; `mixed` for an input of files of both.
+    pub format: &'static str,
+    /// Rows per file, for an input of several files named in the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileRows>>,
     pub rows_read: u64,
     pub rows_kept: u64,
     pub rows_rejected: u64,
@@ -37,6 +41,57 @@ pub struct QualityReport {
     pub warnings: Vec<String>,
 }
 
+/// One file of an input of several.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRows {
+    pub path: String,
+    pub rows_read: u64,
+    /// Rows that are purchase lines.
+    pub rows_kept: u64,
+    pub rows_rejected: u64,
+}
+
+/// The format name of the input's files.
+fn format_name(tx: &Transactions) -> &'static str {
+    use crate::io::read::Format;
+    let files = &tx.inputs.files;
+    if files.iter().all(|f| f.format == Format::Csv) {
+        "csv"
+    } else if files.iter().all(|f| f.format == Format::Parquet) {
+        "parquet"
+    } else {
+        "mixed"
+    }
+}
+
+/// Rows read, kept and rejected in each of the input's files.
+pub fn file_rows(tx: &Transactions) -> Result<Vec<FileRows>> {
+    let mut kept = vec![0u64; tx.inputs.files.len()];
+    tx.lines.each(|lines| {
+        let kind = lines.column(line::KIND)?.i32()?;
+        let row = lines.column(line::ROW)?.idx()?;
+        for (kind, row) in kind.no_null_iter().zip(row.no_null_iter()) {
+            if kind == LineKind::Purchase.code() {
+                kept[tx.inputs.file_of(row as u64).0] += 1;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(tx
+        .inputs
+        .files
+        .iter()
+        .zip(&tx.inputs.rows)
+        .zip(kept)
+        .map(|((file, &rows_read), rows_kept)| FileRows {
+            path: file.path.display().to_string(),
+            rows_read,
+            rows_kept,
+            rows_rejected: rows_read - rows_kept,
+        })
+        .collect())
+}
+
 fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -49,46 +104,59 @@ fn pct(part: u64, whole: u64) -> f64 {
 pub fn report(tx: &Transactions) -> Result<QualityReport> {
     let kind = col(line::KIND);
     // Orders and customers counted on their integer codes (an order code stands for one customer
-    // and order key): no group-by over text.
-    let acts = tx
-        .lines
-        .clone()
+    // and order key): no group-by over text. Shard by shard: a customer, and so each of their
+    // orders, is in one shard, so the counts add up; products are collected and counted once.
+    let parts = tx.lines.each(|lines| {
+        let acts = lines
+            .clone()
+            .lazy()
+            .filter(
+                kind.clone()
+                    .eq(lit(LineKind::Purchase.code()))
+                    .or(kind.clone().eq(lit(LineKind::NonProduct.code()))),
+            )
+            .select([
+                col(line::CUSTOMER_IX)
+                    .n_unique()
+                    .cast(DataType::UInt64)
+                    .alias("customers"),
+                col(line::ORDER_IX)
+                    .n_unique()
+                    .cast(DataType::UInt64)
+                    .alias("orders"),
+                col(line::ORDER_TS).min().alias("first"),
+                col(line::ORDER_TS).max().alias("last"),
+            ])
+            .collect()?;
+        let products = lines
+            .clone()
+            .lazy()
+            .filter(kind.clone().eq(lit(LineKind::Purchase.code())))
+            .select([col(line::PRODUCT_IX).drop_nulls().unique()])
+            .collect()?;
+        Ok((acts, products))
+    })?;
+    let (acts, products): (Vec<DataFrame>, Vec<DataFrame>) = parts.into_iter().unzip();
+    let acts = crate::engine::stack(acts)?
         .lazy()
-        .filter(
-            kind.clone()
-                .eq(lit(LineKind::Purchase.code()))
-                .or(kind.clone().eq(lit(LineKind::NonProduct.code()))),
-        )
         .select([
-            col(line::CUSTOMER_IX)
-                .n_unique()
-                .cast(DataType::UInt64)
-                .alias("customers"),
-            col(line::ORDER_IX)
-                .n_unique()
-                .cast(DataType::UInt64)
-                .alias("orders"),
-            col(line::ORDER_TS)
+            col("customers").sum(),
+            col("orders").sum(),
+            col("first")
                 .min()
                 .dt()
                 .strftime("%Y-%m-%dT%H:%M:%S")
                 .alias("first"),
-            col(line::ORDER_TS)
+            col("last")
                 .max()
                 .dt()
                 .strftime("%Y-%m-%dT%H:%M:%S")
                 .alias("last"),
         ])
         .collect()?;
-    let products = tx
-        .lines
-        .clone()
+    let products = crate::engine::stack(products)?
         .lazy()
-        .filter(kind.eq(lit(LineKind::Purchase.code())))
-        .select([col(line::PRODUCT_IX)
-            .drop_nulls()
-            .n_unique()
-            .cast(DataType::UInt64)])
+        .select([col(line::PRODUCT_IX).n_unique().cast(DataType::UInt64)])
         .collect()?;
     let get_u64 = |df: &DataFrame, name: &str| -> Result<u64> {
         Ok(df.column(name)?.u64()?.get(0).unwrap_or(0))
@@ -110,8 +178,13 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
         .filter(|e| !e.isolated())
         .map(|e| (e.last_day + chrono::Duration::days(1)).to_string());
     let mut report = QualityReport {
-        input: Some(tx.file.path.display().to_string()),
-        format: tx.file.format,
+        input: Some(tx.inputs.given.display().to_string()),
+        format: format_name(tx),
+        files: if tx.inputs.many() {
+            Some(file_rows(tx)?)
+        } else {
+            None
+        },
         rows_read: a.rows_read,
         rows_kept: a.rows_kept,
         rows_rejected: a.rows_rejected,
@@ -163,7 +236,7 @@ fn isolated_start(tx: &Transactions) -> Result<Option<String>> {
         format!(
             "the first purchase, on {} ({}), is {gap} days before 99.9 % of all purchases (from {}): a mistyped date? It lengthens that customer's history",
             features::from_epoch_days(first),
-            tx.file.position(row),
+            tx.inputs.locate(row),
             features::from_epoch_days(bulk)
         )
     }))
@@ -245,10 +318,15 @@ pub fn render(r: &QualityReport) -> String {
         s,
         "input      {} ({})",
         r.input.as_deref().unwrap_or("-"),
-        serde_json::to_value(r.format)
-            .map(|v| v.as_str().unwrap_or("").to_string())
-            .unwrap_or_default()
+        r.format
     );
+    for file in r.files.iter().flatten() {
+        let _ = writeln!(
+            s,
+            "  {:>12} rows, {:>12} kept  {}",
+            file.rows_read, file.rows_kept, file.path
+        );
+    }
     let _ = writeln!(s, "rows read  {:>12}", r.rows_read);
     let _ = writeln!(
         s,

@@ -29,6 +29,9 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
         non_product_codes,
         non_product_prefixes,
         keep_duplicates,
+        memory_limit,
+        shards,
+        work_dir,
         min_customers,
         min_history_days,
         horizon_days,
@@ -80,6 +83,13 @@ pub fn resolve(args: &SettingsArgs) -> Result<Config> {
     }
     if *keep_duplicates {
         c.cleaning.drop_duplicates = false;
+    }
+    set(&mut c.engine.memory_limit, memory_limit);
+    if shards.is_some() {
+        c.engine.shards = *shards;
+    }
+    if work_dir.is_some() {
+        c.engine.work_dir.clone_from(work_dir);
     }
     if let Some(v) = min_customers {
         c.features.min_customers = *v;

@@ -144,10 +144,14 @@ fn empty_file_and_header_only_file() {
 }
 
 #[test]
-fn directory_and_missing_file() {
+fn empty_directory_and_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_string_lossy().into_owned();
-    assert_exit(&run(&["validate", "--input", &d]), 3, &["is a directory"]);
+    assert_exit(
+        &run(&["validate", "--input", &d]),
+        3,
+        &["holds no input file"],
+    );
     let missing = format!("{d}/nope.csv");
     assert_exit(
         &run(&["validate", "--input", &missing]),

@@ -1,6 +1,8 @@
 //! Same bytes for the same lines: the Online Retail run directory does not depend on the order of
-//! the input's rows or on the thread count. Only the manifest's `input.path`, `input.sha256` and
-//! `input.bytes` name the file and may differ (README, "For schedulers").
+//! the input's rows, how they are split over files, the shard count (given, or set by a memory
+//! budget) or the thread count. Only the manifest's
+//! `input.path`, `input.sha256`, `input.bytes` and `input.files` name the files and may differ
+//! (README, "For schedulers").
 
 mod common;
 
@@ -10,11 +12,11 @@ use common::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-/// The manifest without the fields that name the input file.
+/// The manifest without the fields that name the input files.
 fn manifest_without_file(bytes: &[u8]) -> serde_json::Value {
     let mut manifest: serde_json::Value = serde_json::from_slice(bytes).unwrap();
     let input = manifest["input"].as_object_mut().unwrap();
-    for field in ["path", "sha256", "bytes"] {
+    for field in ["path", "sha256", "bytes", "files"] {
         assert!(
             input.remove(field).is_some(),
             "manifest input lacks {field}"
@@ -24,7 +26,8 @@ fn manifest_without_file(bytes: &[u8]) -> serde_json::Value {
 }
 
 #[test]
-fn online_retail_run_is_byte_identical_for_shuffled_rows_and_one_thread() {
+fn online_retail_run_is_byte_identical_for_shuffled_rows_in_three_files_any_shard_count_and_one_thread()
+ {
     let tmp = tempfile::tempdir().unwrap();
     let mut text = String::new();
     flate2::read::GzDecoder::new(
@@ -35,14 +38,52 @@ fn online_retail_run_is_byte_identical_for_shuffled_rows_and_one_thread() {
     let mut lines: Vec<&str> = text.lines().collect();
     let header = lines.remove(0);
     lines.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(11));
-    let shuffled = tmp.path().join("shuffled.csv");
-    std::fs::write(&shuffled, format!("{header}\n{}\n", lines.join("\n"))).unwrap();
+    // Three files of unequal size, one of them gzip, in a directory with a file Spark leaves.
+    let parts = tmp.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    std::fs::write(parts.join("_SUCCESS"), "").unwrap();
+    let (first, rest) = lines.split_at(lines.len() / 5);
+    let (second, third) = rest.split_at(rest.len() / 2);
+    for (name, chunk) in [("a.csv", first), ("b.csv", second), ("c.csv", third)] {
+        std::fs::write(
+            parts.join(name),
+            format!("{header}\n{}\n", chunk.join("\n")),
+        )
+        .unwrap();
+    }
+    let plain = std::fs::read(parts.join("b.csv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    std::fs::write(parts.join("b.csv.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(parts.join("b.csv")).unwrap();
+    let shuffled = parts;
 
     let as_is = tmp.path().join("as-is");
     let other = tmp.path().join("shuffled");
-    for (input, out, threads) in [
-        (online_retail("transactions.csv.gz"), &as_is, "2"),
-        (shuffled, &other, "1"),
+    let budget = tmp.path().join("budget");
+    // Online Retail's lines take about 21 MiB, 170 MiB to work on: a 64 MiB budget needs 3 shards.
+    for (input, out, threads, engine, says) in [
+        (
+            online_retail("transactions.csv.gz"),
+            &as_is,
+            "2",
+            vec![],
+            None,
+        ),
+        (
+            shuffled,
+            &other,
+            "1",
+            vec!["--shards", "7"],
+            Some("into 7 customer shards"),
+        ),
+        (
+            online_retail("transactions.csv.gz"),
+            &budget,
+            "2",
+            vec!["--memory-limit", "64MiB"],
+            Some("into 3 customer shards"),
+        ),
     ] {
         let done = retain_bin()
             .env("RAYON_NUM_THREADS", threads)
@@ -50,21 +91,40 @@ fn online_retail_run_is_byte_identical_for_shuffled_rows_and_one_thread() {
             .arg(&input)
             .arg("--out")
             .arg(out)
+            .args(engine)
             .output()
             .unwrap();
-        assert_exit(&done, 0, &[]);
-    }
-    let (a, b) = (files(&as_is), files(&other));
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (name, bytes) in &a {
-        if name == "manifest.json" {
-            assert_eq!(
-                manifest_without_file(bytes),
-                manifest_without_file(&b[name]),
-                "the manifests differ beyond the input file"
+        assert_exit(&done, 0, says.as_slice());
+        if says.is_none() {
+            assert!(
+                !stderr(&done).contains("customer shards"),
+                "one shard in memory"
             );
-        } else {
-            assert!(bytes == &b[name], "{name} differs for shuffled rows");
+        }
+    }
+    let work_left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".retain-work-"))
+        .collect();
+    assert!(work_left.is_empty(), "work directories left: {work_left:?}");
+    let a = files(&as_is);
+    for (dir, what) in [
+        (&other, "shuffled rows in 7 shards"),
+        (&budget, "a 64 MiB budget"),
+    ] {
+        let b = files(dir);
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        for (name, bytes) in &a {
+            if name == "manifest.json" {
+                assert_eq!(
+                    manifest_without_file(bytes),
+                    manifest_without_file(&b[name]),
+                    "the manifests differ beyond the input file for {what}"
+                );
+            } else {
+                assert!(bytes == &b[name], "{name} differs for {what}");
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::schema::input;
 /// A note when CSV values hold line breaks. Quoted values may, but a stray quote makes the lines
 /// up to the next quote one value, and a reader cannot tell: the user should look at the line.
 pub(super) fn multiline_values(raw: &RawInput, columns: &ColumnMap) -> Result<Option<String>> {
-    if raw.file.format != Format::Csv {
+    if raw.inputs.files.iter().all(|f| f.format != Format::Csv) {
         return Ok(None);
     }
     let suspects: Vec<(&str, &StringChunked)> = input::ALL
@@ -40,7 +40,7 @@ pub(super) fn multiline_values(raw: &RawInput, columns: &ColumnMap) -> Result<Op
             "{} a line break (the first in column '{}', {}): a quoted value may, but if its opening quote is a stray one, the lines up to the next quote were read as that one value, not as rows",
             if count == 1 { "1 value holds".to_string() } else { format!("{count} values hold") },
             columns.source_name(canonical),
-            raw.file.position(row as u64)
+            raw.inputs.locate(row as u64)
         )
     }))
 }
@@ -113,13 +113,15 @@ pub(super) fn check_failures(
     }
     let first = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
     let value = value_text(raw, canonical, first)?;
+    let (index, local) = raw.inputs.file_of(first as u64);
+    let file = &raw.inputs.files[index];
     if value.is_empty()
-        && raw.file.format == Format::Csv
-        && let Some(odd) = crate::io::source::first_short_line(&raw.file)
-        && odd.row == first as u64
+        && file.format == Format::Csv
+        && let Some(odd) = crate::io::source::first_short_line(file)
+        && odd.row == local
     {
         return Err(Error::input_at(
-            &raw.file.path,
+            &file.path,
             Position::Line(odd.line),
             None,
             if odd.fields == 0 {
@@ -127,15 +129,15 @@ pub(super) fn check_failures(
             } else {
                 format!(
                     "{} fields, but the header has {} (separator '{}'): the line is cut short, so '{user_name}' has no value",
-                    odd.fields, odd.header, raw.file.separator as char
+                    odd.fields, odd.header, file.separator as char
                 )
             },
         ));
     }
     Err(Error::Unparseable(Box::new(Unparseable {
         location: Location {
-            path: raw.file.path.clone(),
-            position: Some(raw.file.position(first as u64)),
+            path: file.path.clone(),
+            position: Some(file.position(local)),
             column: Some(user_name.to_string()),
         },
         expected: expected(&value),

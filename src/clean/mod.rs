@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::config::{CleaningRules, ColumnMap, InputOptions};
 use crate::error::{Error, Position, Result};
-use crate::io::read::{Format, InputFile, RawInput};
+use crate::io::inputs::Inputs;
+use crate::io::read::{Format, RawInput};
 use crate::schema::{input, line};
 
 /// Why a row is not a purchase line. `Kept` is the absence of a reason.
@@ -168,14 +169,15 @@ impl Accounting {
 /// Cleaned purchase data: the line table every later stage reads, and how it was obtained.
 #[derive(Debug, Clone)]
 pub struct Transactions {
-    /// The file read, to find a row in it again.
-    pub file: InputFile,
+    /// The files read, to find a row in them again.
+    pub inputs: Inputs,
     /// Canonical columns the input has (and that are not empty).
     pub present: Vec<&'static str>,
     /// Canonical columns that exist in the input but are empty in every row.
     pub empty: Vec<&'static str>,
-    /// Purchase, non-product and return lines (columns in [`crate::schema::line`]).
-    pub lines: DataFrame,
+    /// Purchase, non-product and return lines (columns in [`crate::schema::line`]), whole or in
+    /// customer shards.
+    pub lines: crate::engine::Lines,
     /// `customer_ix` → `customer_id` for every customer in `lines`.
     pub customers: DataFrame,
     /// `product_ix` → `product_id`, `product_name` for every product in `lines`.
@@ -258,10 +260,10 @@ pub fn clean(
     let dictionaries = encode::encode(&mut lines)?;
     Ok(Cleaned {
         transactions: Transactions {
-            file: raw.file.clone(),
+            inputs: raw.inputs.clone(),
             present: raw.present.clone(),
             empty: raw.empty.clone(),
-            lines,
+            lines: crate::engine::Lines::one(lines),
             customers: dictionaries.customers,
             products: dictionaries.products,
             lines_fingerprint: format!("{fingerprint:032x}"),
@@ -288,9 +290,8 @@ fn read_dates(
     )?;
     let date_column = columns.source_name(input::ORDER_DATE);
     if let Some((row, [(a, format_a), (b, format_b)])) = date.dates.ambiguous {
-        return Err(Error::input_at(
-            &raw.file.path,
-            raw.file.position(row as u64),
+        return Err(raw.inputs.error_at(
+            row as u64,
             Some(date_column),
             format!(
                 "'{}' reads as {a} and as {b}, and every date in the column fits both; \
@@ -590,34 +591,46 @@ fn line_table(classified: DataFrame, priced_input: bool, needs_day_key: bool) ->
         .collect()?)
 }
 
-/// Every rejected row as read, with its position and reason.
+/// Every rejected row as read, with its position and reason; from an input of several files, the
+/// file first.
 fn rejected_rows(raw: &RawInput, classified: &DataFrame) -> Result<DataFrame> {
     let reasons = classified.column(line::REASON)?.i32()?;
     let mask: BooleanChunked = reasons.no_null_iter().map(|c| Some(c != 0)).collect();
     let mut picked = raw.table.filter(&mask)?;
     let rows = classified.column(line::ROW)?.filter(&mask)?;
-    let name = match raw.file.format {
-        Format::Csv => "line",
-        Format::Parquet => "row",
+    let files = &raw.inputs.files;
+    let name = if files.iter().all(|f| f.format == Format::Csv) {
+        "line"
+    } else if files.iter().all(|f| f.format == Format::Parquet) {
+        "row"
+    } else {
+        "line_or_row"
     };
     let rows: Vec<u64> = rows.idx()?.no_null_iter().map(|r| r as u64).collect();
-    let positions: UInt64Chunked = raw
-        .file
-        .positions(&rows)
-        .into_iter()
-        .map(|p| match p {
+    let located = raw.inputs.locate_all(&rows);
+    let positions: UInt64Chunked = located
+        .iter()
+        .map(|at| match at.position {
             Position::Line(n) | Position::Row(n) => Some(n),
         })
         .collect();
+    let file_names: Option<StringChunked> = raw.inputs.many().then(|| {
+        located
+            .iter()
+            .map(|at| Some(at.file.path.display().to_string()))
+            .collect()
+    });
     let reason_names: StringChunked = reasons
         .filter(&mask)?
         .no_null_iter()
         .map(|c| Some(Reason::from_code(c).map_or("unknown", Reason::name)))
         .collect();
-    let mut out = vec![
-        positions.with_name(name.into()).into_column(),
-        reason_names.with_name("reason".into()).into_column(),
-    ];
+    let mut out: Vec<Column> = file_names
+        .map(|names| names.with_name("file".into()).into_column())
+        .into_iter()
+        .collect();
+    out.push(positions.with_name(name.into()).into_column());
+    out.push(reason_names.with_name("reason".into()).into_column());
     for canonical in input::ALL {
         if let Ok(column) = picked.column(canonical) {
             out.push(column.cast(&DataType::String)?);

@@ -9,7 +9,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let params = settings::churn_params(&config)?;
     let cutoff = settings::parse_date("--cutoff", &args.cutoff)?;
-    let cleaned = super::load(&args.input, &config, false)?;
+    let cleaned = super::load(&args.input, &config, false, None)?;
     let tx = &cleaned.transactions;
     let started = std::time::Instant::now();
     // The churn and the recommendation parts are independent: run them side by side.

@@ -13,7 +13,7 @@ pub fn run(args: &FeaturesArgs) -> Result<()> {
     reads.push(("--input", &args.input));
     paths::refuse_overlap(&reads, &[("--out", Replaced::File(&args.out))])?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
-    let cleaned = super::load(&args.input, &config, false)?;
+    let cleaned = super::load(&args.input, &config, false, Some(&args.out))?;
     let tx = &cleaned.transactions;
     let (as_of, _) = settings::as_of_or_default(as_of, tx)?;
     let started = std::time::Instant::now();

@@ -82,7 +82,7 @@ pub fn run(args: &RecommendArgs) -> Result<()> {
     reads.push(("--input", &args.input));
     reads.extend(model_files.iter().map(|f| ("--model-dir", f.as_path())));
     paths::refuse_overlap(&reads, &[("--out", Replaced::File(&args.out))])?;
-    let cleaned = super::load(&args.input, &config, false)?;
+    let cleaned = super::load(&args.input, &config, false, Some(&args.out))?;
     let tx = &cleaned.transactions;
     if !tx.has(input::PRODUCT_ID) {
         return Err(Error::input(

@@ -39,7 +39,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut stages = Stages::new(7);
 
     stages.start("read input");
-    let cleaned = super::load(&args.input, &config, false)?;
+    let cleaned = super::load(&args.input, &config, false, Some(&args.out))?;
     let tx = &cleaned.transactions;
     score::check_suppression(&campaign, &mut info, tx)?;
     let report = quality::report(tx)?;
@@ -47,9 +47,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_file(&args.input, tx)?;
+    let fingerprint = InputFingerprint::of_input(tx)?;
     let file_free = quality::QualityReport {
         input: None,
+        files: None,
         ..report.clone()
     };
     let mut validation =

@@ -369,7 +369,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     let mut stages = Stages::new(5);
 
     stages.start("read input");
-    let cleaned = super::load(&args.input, &config, false)?;
+    let cleaned = super::load(&args.input, &config, false, Some(&args.out))?;
     let tx = &cleaned.transactions;
     check_suppression(&campaign, &mut info, tx)?;
     let unchecked = model.check_columns(
@@ -385,7 +385,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_file(&args.input, tx)?;
+    let fingerprint = InputFingerprint::of_input(tx)?;
     let saved = models.has(crate::recommend::artifact::META_FILE);
     let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved {
         let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;

@@ -129,7 +129,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .collect();
     paths::refuse_overlap(&reads, &replaced)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
-    let cleaned = super::load(&args.input, &config, false)?;
+    let cleaned = super::load(&args.input, &config, false, Some(&args.model_dir))?;
     let tx = &cleaned.transactions;
     let (as_of, _) = settings::as_of_or_default(as_of, tx)?;
     let model = train_churn(tx, as_of, &config)?;

@@ -13,7 +13,12 @@ pub fn run(args: &ValidateArgs) -> Result<()> {
         reads.push(("--input", &args.input));
         paths::refuse_overlap(&reads, &[("--quarantine", Replaced::File(quarantine))])?;
     }
-    let mut cleaned = super::load(&args.input, &config, args.quarantine.is_some())?;
+    let mut cleaned = super::load(
+        &args.input,
+        &config,
+        args.quarantine.is_some(),
+        args.quarantine.as_deref(),
+    )?;
     if let (Some(path), Some(rejected)) = (&args.quarantine, cleaned.rejected.as_mut()) {
         write::write_atomic(path, |out| write::csv_bytes(rejected, out))?;
         super::progress(format!(

@@ -16,7 +16,17 @@ pub const CHURNED: &str = "churned";
 pub fn churn_labels(tx: &Transactions, t: NaiveDate, horizon_days: u32) -> Result<DataFrame> {
     let start = epoch_days(t);
     let end = start + horizon_days as i32;
-    let acts = tx.lines.clone().lazy().filter(activity(col(line::KIND)));
+    let parts = tx
+        .lines
+        .each(|lines| labels_shard(tx, lines.clone().lazy(), start, end))?;
+    Ok(crate::engine::stack(parts)?
+        .lazy()
+        .sort([line::CUSTOMER_ID], SortMultipleOptions::default())
+        .collect()?)
+}
+
+fn labels_shard(tx: &Transactions, lines: LazyFrame, start: i32, end: i32) -> Result<DataFrame> {
+    let acts = lines.filter(activity(col(line::KIND)));
     let cix = || col(line::CUSTOMER_IX);
     let population = acts
         .clone()

@@ -83,7 +83,7 @@ impl DataEnd {
     /// How the isolated tail is described to the user; `tx` adds where the line is.
     pub fn describe(&self, tx: Option<&Transactions>) -> String {
         let at = tx.map_or(String::new(), |tx| {
-            format!(" ({})", tx.file.position(self.last_row))
+            format!(" ({})", tx.inputs.locate(self.last_row))
         });
         format!(
             "the last purchase, on {}{at}, is {} days after 99.9 % of all purchases had happened (by {})",
@@ -98,40 +98,52 @@ impl DataEnd {
 /// purchase lines had happened (or from which they happen), and the input row of a line on that
 /// last (first) day, as epoch days and a row. `None` without a valid purchase.
 pub(crate) fn history_edge(tx: &Transactions, last: bool) -> Result<Option<(i32, i32, u64)>> {
-    let (edge, share, method) = if last {
-        (day().max(), 0.999, QuantileMethod::Lower)
-    } else {
-        (day().min(), 0.001, QuantileMethod::Higher)
-    };
-    let found = tx
-        .lines
-        .clone()
+    // Activity lines per day with the first row of each day, shard by shard; the counts of the
+    // shards add up, so the quantile is that of all lines.
+    let per_day = tx.lines.stacked(|lines| {
+        lines
+            .filter(activity(col(line::KIND)))
+            .group_by([day().alias("day")])
+            .agg([
+                len().cast(DataType::UInt64).alias("n"),
+                col(line::ROW).min().cast(DataType::UInt64).alias("row"),
+            ])
+    })?;
+    if per_day.height() == 0 {
+        return Ok(None);
+    }
+    let merged = per_day
         .lazy()
-        .filter(activity(col(line::KIND)))
-        .select([
-            edge.clone().alias("edge"),
-            day()
-                .quantile(lit(share), method)
-                .cast(DataType::Int32)
-                .alias("bulk"),
-            col(line::ROW)
-                .filter(day().eq(edge))
-                .first()
-                .cast(DataType::UInt64)
-                .alias("row"),
-        ])
+        .group_by([col("day")])
+        .agg([col("n").sum(), col("row").min()])
+        .sort(["day"], SortMultipleOptions::default())
         .collect()?;
-    let get = |name: &str| {
-        found
-            .column(name)
-            .and_then(|c| c.get(0).map(|v| v.into_static()))
+    let days: Vec<i32> = merged.column("day")?.i32()?.into_no_null_iter().collect();
+    let counts: Vec<u64> = merged.column("n")?.u64()?.into_no_null_iter().collect();
+    let rows: Vec<u64> = merged.column("row")?.u64()?.into_no_null_iter().collect();
+    let total: u64 = counts.iter().sum();
+    // polars' quantile of the sorted days: index ⌊(n − 1)·q⌋ (lower) or ⌈(n − 1)·q⌉ (higher).
+    let (share, edge) = if last {
+        (0.999, days.len() - 1)
+    } else {
+        (0.001, 0)
     };
-    Ok(match (get("edge")?, get("bulk")?, get("row")?) {
-        (AnyValue::Int32(edge), AnyValue::Int32(bulk), AnyValue::UInt64(row)) => {
-            Some((edge, bulk, row))
+    let float_index = (total as f64 - 1.0) * share;
+    let index = if last {
+        float_index as u64
+    } else {
+        float_index.ceil() as u64
+    };
+    let mut seen = 0u64;
+    let mut bulk = days[edge];
+    for (&d, &n) in days.iter().zip(&counts) {
+        seen += n;
+        if seen > index {
+            bulk = d;
+            break;
         }
-        _ => None,
-    })
+    }
+    Ok(Some((days[edge], bulk, rows[edge])))
 }
 
 /// The end of the purchase history; [`Error::InsufficientData`] if there is no valid purchase.
@@ -144,7 +156,7 @@ pub fn data_end(tx: &Transactions) -> Result<DataEnd> {
         }),
         None => Err(Error::InsufficientData(format!(
             "{} has no valid purchase (rows read: {}, kept: {})",
-            tx.file.path.display(),
+            tx.inputs.given.display(),
             tx.accounting.rows_read,
             tx.accounting.rows_kept
         ))),
@@ -157,9 +169,8 @@ pub fn data_end(tx: &Transactions) -> Result<DataEnd> {
 pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
     let end = data_end(tx)?;
     if end.isolated() {
-        return Err(Error::input_at(
-            &tx.file.path,
-            tx.file.position(end.last_row),
+        return Err(tx.inputs.error_at(
+            end.last_row,
             None,
             format!(
                 "{}: a mistyped date would make every customer look lapsed at the default as-of date {}. Fix the date, or choose the date with --as-of",
@@ -173,14 +184,16 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
 
 /// Valid purchase lines dated on or after `as_of`: features at `as_of` do not see them.
 pub fn lines_from(tx: &Transactions, as_of: NaiveDate) -> Result<u64> {
-    let n = tx
-        .lines
-        .clone()
-        .lazy()
-        .filter(activity(col(line::KIND)).and(day().gt_eq(lit(epoch_days(as_of)))))
-        .select([len()])
-        .collect()?;
-    Ok(n.columns()[0].get(0)?.extract::<u64>().unwrap_or(0))
+    let counts = tx.lines.each(|lines| {
+        let n = lines
+            .clone()
+            .lazy()
+            .filter(activity(col(line::KIND)).and(day().gt_eq(lit(epoch_days(as_of)))))
+            .select([len()])
+            .collect()?;
+        Ok(n.columns()[0].get(0)?.extract::<u64>().unwrap_or(0))
+    })?;
+    Ok(counts.into_iter().sum())
 }
 
 /// Builds the feature table at `as_of` and refuses too little data with [`Error::InsufficientData`].
@@ -197,10 +210,19 @@ pub fn compute(
     })
 }
 
-/// The per-customer aggregation, without RFM scores and without the sufficiency check.
+/// The per-customer aggregation, without RFM scores and without the sufficiency check: shard by
+/// shard (a customer's rows come from its own lines only), sorted by customer id.
 pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
+    let parts = tx.lines.each(|lines| aggregate_shard(tx, lines, as_of))?;
+    Ok(crate::engine::stack(parts)?
+        .lazy()
+        .sort([f::CUSTOMER_ID], SortMultipleOptions::default())
+        .collect()?)
+}
+
+fn aggregate_shard(tx: &Transactions, lines: &DataFrame, as_of: NaiveDate) -> Result<DataFrame> {
     let as_of_days = epoch_days(as_of);
-    let before = tx.lines.clone().lazy().filter(day().lt(lit(as_of_days)));
+    let before = lines.clone().lazy().filter(day().lt(lit(as_of_days)));
     let kind = || col(line::KIND);
     let is_purchase = || kind().eq(lit(LineKind::Purchase.code()));
     let cix = || col(line::CUSTOMER_IX);

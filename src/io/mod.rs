@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod header;
+pub mod inputs;
 pub mod lock;
 pub mod paths;
 pub mod read;

@@ -76,8 +76,17 @@ pub fn refuse_overlap(reads: &[(&str, &Path)], replaced: &[(&str, Replaced<'_>)]
                 Replaced::File(file) => same_file(read, file),
                 Replaced::Dir(dir) => within(read, dir),
             };
-            if clash {
+            // An output inside an input directory would be read as input by the next run.
+            let inside = read.is_dir()
+                && match target {
+                    Replaced::File(p) | Replaced::Dir(p) => within(p, read),
+                };
+            if clash || inside {
                 let (what, how) = match target {
+                    _ if !clash => (
+                        "is a directory holding",
+                        "read the output as input in the next run",
+                    ),
                     Replaced::File(_) => ("is the same file as", "overwrite it"),
                     Replaced::Dir(_) => ("is inside", "delete it with the old output"),
                 };

@@ -14,15 +14,17 @@ use polars::prelude::*;
 use crate::config::Config;
 use crate::error::{Error, Location, Position, Result};
 use crate::io::header;
+use crate::io::inputs::{self, Inputs, Source};
 pub use crate::io::source::{Format, InputFile};
 use crate::io::source::{first_malformed, first_open_quote, first_ragged_line};
 use crate::io::text::{self, TextForm};
 use crate::schema::input;
 
-/// The input as read: canonical column names, values as the file holds them.
+/// The input as read: canonical column names, values as the files hold them, the rows of each
+/// file after those of the files before it (in the order of their paths).
 #[derive(Debug, Clone)]
 pub struct RawInput {
-    pub file: InputFile,
+    pub inputs: Inputs,
     /// Canonical columns that the file has and that hold at least one value.
     pub present: Vec<&'static str>,
     /// Canonical columns that exist in the file but are empty in every row (treated as missing).
@@ -195,25 +197,101 @@ fn csv_failure(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) ->
     }
 }
 
-/// Reads `path` and selects the mapped columns under their canonical names.
-pub fn load(path: &Path, config: &Config) -> Result<RawInput> {
+/// Reads the file, directory or glob `given` names and selects the mapped columns under their
+/// canonical names; see [`crate::io::inputs`].
+pub fn load(given: &Path, config: &Config) -> Result<RawInput> {
+    let sources = inputs::expand(given)?;
+    let mut parts = Vec::with_capacity(sources.len());
+    for source in &sources {
+        parts.push(load_file(source, config)?);
+    }
+    if parts.len() == 1 {
+        return Ok(parts.pop().expect("one part"));
+    }
+    combine(given, parts)
+}
+
+/// The files' tables one after the other: a column some files lack is missing in their rows, and
+/// a column read with different types in different files is read as text in all.
+fn combine(given: &Path, parts: Vec<RawInput>) -> Result<RawInput> {
+    let in_any = |pick: fn(&RawInput) -> &Vec<&'static str>, canonical: &str| {
+        parts.iter().any(|p| pick(p).contains(&canonical))
+    };
+    let present: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| in_any(|p| &p.present, c))
+        .collect();
+    let empty: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| !present.contains(c) && in_any(|p| &p.empty, c))
+        .collect();
+    let columns: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| present.contains(c) || empty.contains(c))
+        .collect();
+    let mut types = Vec::with_capacity(columns.len());
+    for canonical in &columns {
+        let mut seen = parts
+            .iter()
+            .filter_map(|p| p.table.column(canonical).ok().map(|c| c.dtype().clone()));
+        let first = seen.next().unwrap_or(DataType::String);
+        let same = seen.all(|d| d == first);
+        types.push(if same { first } else { DataType::String });
+    }
+    let mut table: Option<DataFrame> = None;
+    let mut files = Vec::with_capacity(parts.len());
+    for part in parts {
+        let height = part.table.height();
+        let mut out = Vec::with_capacity(columns.len());
+        for (canonical, dtype) in columns.iter().zip(&types) {
+            out.push(match part.table.column(canonical) {
+                Ok(column) if column.dtype() == dtype => column.clone(),
+                Ok(column) => column.cast(dtype)?,
+                Err(_) => Column::full_null((*canonical).into(), height, dtype),
+            });
+        }
+        let frame = DataFrame::new(height, out)?;
+        match &mut table {
+            Some(all) => {
+                all.vstack_mut_owned(frame)?;
+            }
+            None => table = Some(frame),
+        }
+        let mut file_inputs = part.inputs;
+        files.push((file_inputs.files.remove(0), height as u64));
+    }
+    let mut table = table.unwrap_or_default();
+    table.rechunk_mut_par();
+    Ok(RawInput {
+        inputs: Inputs::new(given.to_path_buf(), files),
+        present,
+        empty,
+        table,
+    })
+}
+
+/// Reads one file.
+fn load_file(source: &Source, config: &Config) -> Result<RawInput> {
+    let path = source.path.as_path();
     let format = sniff(path)?;
     // polars' readers panic on some damaged files (a Parquet footer with a bad byte): that is the
     // file's fault, reported as such.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(path, format, config)))
-        .unwrap_or_else(|payload| {
-            let kind = match format {
-                Format::Csv => "CSV",
-                Format::Parquet => "Parquet",
-            };
-            Err(Error::input(
-                path,
-                format!(
-                    "cannot read as {kind}: the file is damaged (the reader stopped with \"{}\")",
-                    crate::error::panic_message(payload.as_ref())
-                ),
-            ))
-        })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read(source, format, config)
+    }))
+    .unwrap_or_else(|payload| {
+        let kind = match format {
+            Format::Csv => "CSV",
+            Format::Parquet => "Parquet",
+        };
+        Err(Error::input(
+            path,
+            format!(
+                "cannot read as {kind}: the file is damaged (the reader stopped with \"{}\")",
+                crate::error::panic_message(payload.as_ref())
+            ),
+        ))
+    })
 }
 
 /// Whether every value of `column` is missing or blank text. Stops at the first value.
@@ -294,7 +372,8 @@ fn text_for_polars(
     Ok(copy)
 }
 
-fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
+fn read(source: &Source, format: Format, config: &Config) -> Result<RawInput> {
+    let path = source.path.as_path();
     let separator = config.input.separator.as_bytes()[0];
     let text = match format {
         Format::Csv => text::probe(path, config.input.encoding)?,
@@ -357,6 +436,14 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
             check_plain(path, canonical, user, dtype)?;
             selected.push(col(user).alias(canonical));
             present.push(canonical);
+        } else if let Some(value) = source.partition(user) {
+            // A hive directory above the file names the column.
+            let value = match value {
+                Some(text) => lit(text.to_string()),
+                None => lit(NULL).cast(DataType::String),
+            };
+            selected.push(value.alias(canonical));
+            present.push(canonical);
         } else if REQUIRED.contains(&canonical) || user != canonical {
             // A required column, or one the user mapped explicitly, must exist.
             return Err(Error::input_at(
@@ -389,8 +476,9 @@ fn read(path: &Path, format: Format, config: &Config) -> Result<RawInput> {
             true
         }
     });
+    let rows = table.height() as u64;
     Ok(RawInput {
-        file,
+        inputs: Inputs::single(file, rows),
         present,
         empty,
         table,

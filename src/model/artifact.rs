@@ -92,31 +92,70 @@ pub struct ModelMetrics {
     pub holdout: Option<WindowMetrics>,
 }
 
-/// The input file of a run, for its manifest: the file (path, checksum, size), which may differ
+/// The input of a run, for its manifest: the files (paths, checksums, sizes), which may differ
 /// between runs on the same lines, and the lines' fingerprint, which does not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputFingerprint {
+    /// `--input` as given: a file, a directory or a glob pattern.
     pub path: String,
+    /// The file's sha256; for several files, the sha256 of their sha256s (hex, in the order of
+    /// `files`), so that it changes with any file's bytes.
     pub sha256: String,
+    /// Bytes of all files.
     pub bytes: u64,
     pub rows_read: u64,
     /// [`crate::clean::encode::content_fingerprint`]: the same for the same lines in any order.
     pub lines_fingerprint: String,
+    /// Each file read, in the order their rows were read.
+    #[serde(default)]
+    pub files: Vec<FileFingerprint>,
+}
+
+/// One input file in a manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileFingerprint {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows_read: u64,
 }
 
 impl InputFingerprint {
-    /// Hashes the input file's bytes.
-    pub fn of_file(path: &Path, tx: &crate::clean::Transactions) -> Result<InputFingerprint> {
-        let mut file = std::fs::File::open(path).map_err(|e| Error::input(path, e.to_string()))?;
-        let mut hasher = Sha256::new();
-        let bytes =
-            std::io::copy(&mut file, &mut hasher).map_err(|e| Error::input(path, e.to_string()))?;
+    /// Hashes the input files' bytes.
+    pub fn of_input(tx: &crate::clean::Transactions) -> Result<InputFingerprint> {
+        let inputs = &tx.inputs;
+        let mut files = Vec::with_capacity(inputs.files.len());
+        for (file, &rows_read) in inputs.files.iter().zip(&inputs.rows) {
+            let path = file.path.as_path();
+            let mut reader =
+                std::fs::File::open(path).map_err(|e| Error::input(path, e.to_string()))?;
+            let mut hasher = Sha256::new();
+            let bytes = std::io::copy(&mut reader, &mut hasher)
+                .map_err(|e| Error::input(path, e.to_string()))?;
+            files.push(FileFingerprint {
+                path: path.display().to_string(),
+                sha256: format!("{:x}", hasher.finalize()),
+                bytes,
+                rows_read,
+            });
+        }
+        let sha256 = match files.as_slice() {
+            [one] => one.sha256.clone(),
+            many => {
+                let mut hasher = Sha256::new();
+                for file in many {
+                    hasher.update(file.sha256.as_bytes());
+                }
+                format!("{:x}", hasher.finalize())
+            }
+        };
         Ok(InputFingerprint {
-            path: path.display().to_string(),
-            sha256: format!("{:x}", hasher.finalize()),
-            bytes,
+            path: inputs.given.display().to_string(),
+            sha256,
+            bytes: files.iter().map(|f| f.bytes).sum(),
             rows_read: tx.accounting.rows_read,
             lines_fingerprint: tx.lines_fingerprint.clone(),
+            files,
         })
     }
 }

@@ -34,7 +34,7 @@ fn sibling(target: &Path, kind: &str, pid: u32) -> PathBuf {
     target.with_file_name(format!(".{name}.{kind}-{pid}"))
 }
 
-fn parent_of(target: &Path) -> PathBuf {
+pub(crate) fn parent_of(target: &Path) -> PathBuf {
     match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -99,13 +99,14 @@ fn remove_stale(target: &Path) {
     }
 }
 
+/// Whether the process `pid` runs (on other systems than Linux: assumed so).
 #[cfg(target_os = "linux")]
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn process_alive(_pid: u32) -> bool {
+pub(crate) fn process_alive(_pid: u32) -> bool {
     true
 }
 

@@ -50,28 +50,30 @@ pub fn bought_in_window(
     horizon_days: u32,
 ) -> Result<Vec<Vec<u32>>> {
     let start = epoch_days(from);
-    let window = tx
-        .lines
-        .clone()
-        .lazy()
-        .filter(
-            col(line::KIND)
-                .eq(lit(LineKind::Purchase.code()))
-                .and(col(line::PRODUCT_IX).is_not_null())
-                .and(day().gt_eq(lit(start)))
-                .and(day().lt(lit(start + horizon_days as i32))),
-        )
-        .select([col(line::CUSTOMER_IX), col(line::PRODUCT_IX)])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
     let mut out = vec![Vec::new(); tx.customers.height()];
-    let c = window.column(line::CUSTOMER_IX)?.u32()?.clone();
-    let p = window.column(line::PRODUCT_IX)?.u32()?.clone();
-    for (c, p) in c.iter().zip(p.iter()) {
-        if let (Some(c), Some(p)) = (c, p) {
-            out[c as usize].push(p);
+    tx.lines.each(|lines| {
+        let window = lines
+            .clone()
+            .lazy()
+            .filter(
+                col(line::KIND)
+                    .eq(lit(LineKind::Purchase.code()))
+                    .and(col(line::PRODUCT_IX).is_not_null())
+                    .and(day().gt_eq(lit(start)))
+                    .and(day().lt(lit(start + horizon_days as i32))),
+            )
+            .select([col(line::CUSTOMER_IX), col(line::PRODUCT_IX)])
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()?;
+        let c = window.column(line::CUSTOMER_IX)?.u32()?.clone();
+        let p = window.column(line::PRODUCT_IX)?.u32()?.clone();
+        for (c, p) in c.iter().zip(p.iter()) {
+            if let (Some(c), Some(p)) = (c, p) {
+                out[c as usize].push(p);
+            }
         }
-    }
+        Ok(())
+    })?;
     for list in &mut out {
         list.sort_unstable();
     }

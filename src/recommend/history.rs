@@ -62,6 +62,9 @@ impl History {
         Self::build_with(tx, as_of, popularity_days, false)
     }
 
+    /// Shard by shard: each customer's products come from their own shard; baskets are put
+    /// back in order-code order, buyer counts add up (a buyer is in one shard) and first sales
+    /// take the earliest, so the history is the one of the whole table.
     fn build_with(
         tx: &Transactions,
         as_of: NaiveDate,
@@ -69,19 +72,84 @@ impl History {
         with_baskets: bool,
     ) -> Result<History> {
         let as_of_days = epoch_days(as_of);
-        let purchases = tx.lines.clone().lazy().filter(
-            col(line::KIND)
-                .eq(lit(LineKind::Purchase.code()))
-                .and(col(line::PRODUCT_IX).is_not_null()),
-        );
+        let n_customers = tx.customers.height();
+        let mut customers = vec![Vec::new(); n_customers];
+        let mut bought: Vec<u32> = Vec::new();
+        let mut baskets: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut recent: Vec<(u32, u32)> = Vec::new();
+        let mut first_sold: Vec<(u32, i64)> = Vec::new();
+        tx.lines.each(|lines| {
+            let purchases = lines.clone().lazy().filter(
+                col(line::KIND)
+                    .eq(lit(LineKind::Purchase.code()))
+                    .and(col(line::PRODUCT_IX).is_not_null()),
+            );
+            let codes = purchases
+                .clone()
+                .select([col(line::PRODUCT_IX)])
+                .unique(None, UniqueKeepStrategy::Any)
+                .collect()?;
+            bought.extend(u32s(&codes, line::PRODUCT_IX)?);
+
+            let before = purchases.filter(day().lt(lit(as_of_days)));
+            // One u64 key (customer code, product code) groups and sorts several times faster
+            // than the two u32 columns.
+            let pair = (col(line::CUSTOMER_IX).cast(DataType::UInt64) * lit(1u64 << 32))
+                + col(line::PRODUCT_IX).cast(DataType::UInt64);
+            let owned = before
+                .clone()
+                .group_by([pair.alias("pair")])
+                .agg([
+                    col(line::ORDER_IX).n_unique().alias("orders"),
+                    day().max().alias("last"),
+                ])
+                .sort(["pair"], SortMultipleOptions::default())
+                .collect()?;
+            let orders = u32s(&owned, "orders")?;
+            let pairs = owned.column("pair")?.u64()?.clone();
+            let last = owned.column("last")?.i32()?.clone();
+            for (i, pair) in pairs.iter().enumerate() {
+                let pair = pair.unwrap_or_default();
+                customers[(pair >> 32) as usize].push(Owned {
+                    product: pair as u32,
+                    orders: orders[i],
+                    age_days: as_of_days - last.get(i).unwrap_or(as_of_days),
+                });
+            }
+            if with_baskets {
+                baskets.extend(Self::baskets(before.clone())?);
+            }
+            let buyers = before
+                .clone()
+                .filter(day().gt_eq(lit(as_of_days - popularity_days)))
+                .group_by([col(line::PRODUCT_IX)])
+                .agg([col(line::CUSTOMER_IX).n_unique().alias("buyers")])
+                .collect()?;
+            recent.extend(
+                u32s(&buyers, line::PRODUCT_IX)?
+                    .into_iter()
+                    .zip(u32s(&buyers, "buyers")?),
+            );
+            let first = before
+                .group_by([col(line::PRODUCT_IX)])
+                .agg([col(line::ORDER_TS).min().alias("first")])
+                .collect()?;
+            let firsts = first
+                .column("first")?
+                .to_physical_repr()
+                .cast(&DataType::Int64)?;
+            first_sold.extend(
+                u32s(&first, line::PRODUCT_IX)?
+                    .into_iter()
+                    .zip(firsts.i64()?.iter().map(|t| t.unwrap_or(i64::MAX))),
+            );
+            Ok(())
+        })?;
+
         // Products with a purchase: the codes below the highest of them are the model's products
         // (a code never bought keeps an empty id and name).
-        let bought = purchases
-            .clone()
-            .select([col(line::PRODUCT_IX)])
-            .unique(None, UniqueKeepStrategy::Any)
-            .collect()?;
-        let bought = u32s(&bought, line::PRODUCT_IX)?;
+        bought.sort_unstable();
+        bought.dedup();
         let n_products = bought.iter().max().map_or(0, |&m| m as usize + 1);
         let mut product_ids = vec![String::new(); n_products];
         let mut product_names = vec![String::new(); n_products];
@@ -92,61 +160,10 @@ impl History {
             product_ids[i] = ids.get(i).unwrap_or_default().to_string();
             product_names[i] = names.get(i).unwrap_or_default().trim_end().to_string();
         }
-
-        let before = purchases.filter(day().lt(lit(as_of_days)));
-        // One u64 key (customer code, product code) groups and sorts several times faster than
-        // the two u32 columns.
-        let pair = (col(line::CUSTOMER_IX).cast(DataType::UInt64) * lit(1u64 << 32))
-            + col(line::PRODUCT_IX).cast(DataType::UInt64);
-        let owned = before
-            .clone()
-            .group_by([pair.alias("pair")])
-            .agg([
-                col(line::ORDER_IX).n_unique().alias("orders"),
-                day().max().alias("last"),
-            ])
-            .sort(["pair"], SortMultipleOptions::default())
-            .collect()?;
-        let n_customers = tx.customers.height();
-        let mut customers = vec![Vec::new(); n_customers];
-        let orders = u32s(&owned, "orders")?;
-        let pairs = owned.column("pair")?.u64()?.clone();
-        let last = owned.column("last")?.i32()?.clone();
-        for (i, pair) in pairs.iter().enumerate() {
-            let pair = pair.unwrap_or_default();
-            customers[(pair >> 32) as usize].push(Owned {
-                product: pair as u32,
-                orders: orders[i],
-                age_days: as_of_days - last.get(i).unwrap_or(as_of_days),
-            });
-        }
-
-        let baskets = if with_baskets {
-            Self::baskets(before.clone())?
-        } else {
-            Vec::new()
-        };
-
-        let recent = before
-            .clone()
-            .filter(day().gt_eq(lit(as_of_days - popularity_days)))
-            .group_by([col(line::PRODUCT_IX)])
-            .agg([col(line::CUSTOMER_IX).n_unique().alias("buyers")])
-            .collect()?;
-        let first_sold = before
-            .group_by([col(line::PRODUCT_IX)])
-            .agg([col(line::ORDER_TS).min().alias("first")])
-            .collect()?;
         let mut first = vec![i64::MAX; n_products];
-        let firsts = first_sold
-            .column("first")?
-            .to_physical_repr()
-            .cast(&DataType::Int64)?;
-        for (p, t) in u32s(&first_sold, line::PRODUCT_IX)?
-            .into_iter()
-            .zip(firsts.i64()?.iter())
-        {
-            first[p as usize] = t.unwrap_or(i64::MAX);
+        for (p, t) in first_sold {
+            let slot = &mut first[p as usize];
+            *slot = (*slot).min(t);
         }
         let mut by_age: Vec<u32> = (0..n_products as u32).collect();
         by_age.sort_unstable_by(|&a, &b| {
@@ -159,16 +176,15 @@ impl History {
             seniority[p as usize] = rank as u32;
         }
         let mut recent_buyers = vec![0u32; n_products];
-        for (p, b) in u32s(&recent, line::PRODUCT_IX)?
-            .into_iter()
-            .zip(u32s(&recent, "buyers")?)
-        {
-            recent_buyers[p as usize] = b;
+        for (p, b) in recent {
+            recent_buyers[p as usize] += b;
         }
+        // Order codes are those of the whole input: their order is the baskets' order.
+        baskets.sort_unstable_by_key(|(order, _)| *order);
         Ok(History {
             as_of,
             customers,
-            baskets,
+            baskets: baskets.into_iter().map(|(_, basket)| basket).collect(),
             recent_buyers,
             seniority,
             product_ids,
@@ -176,10 +192,10 @@ impl History {
         })
     }
 
-    /// Distinct products of each order, orders in code order.
+    /// Distinct products of each order with its order code, orders in code order.
     /// Products within a basket are in code order (product id order), not in the order of the
     /// input's lines: a basket capped at `max_set` keeps the same products however rows arrive.
-    fn baskets(before: LazyFrame) -> Result<Vec<Vec<u32>>> {
+    fn baskets(before: LazyFrame) -> Result<Vec<(u32, Vec<u32>)>> {
         let lines = before
             .select([col(line::ORDER_IX), col(line::PRODUCT_IX)])
             .unique(None, UniqueKeepStrategy::Any)
@@ -192,15 +208,11 @@ impl History {
             u32s(&lines, line::ORDER_IX)?,
             u32s(&lines, line::PRODUCT_IX)?,
         );
-        let mut baskets: Vec<Vec<u32>> = Vec::new();
-        let mut current = u32::MAX;
+        let mut baskets: Vec<(u32, Vec<u32>)> = Vec::new();
         for (o, p) in oix.into_iter().zip(pix) {
-            if o != current {
-                baskets.push(Vec::new());
-                current = o;
-            }
-            if let Some(b) = baskets.last_mut() {
-                b.push(p);
+            match baskets.last_mut() {
+                Some((order, basket)) if *order == o => basket.push(p),
+                _ => baskets.push((o, vec![p])),
             }
         }
         Ok(baskets)

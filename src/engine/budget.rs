@@ -1,0 +1,127 @@
+//! How many shards a run uses: as given (`--shards`), or the fewest whose lines fit the memory
+//! budget (`--memory-limit`, `[engine] memory_limit`) with room for the stages' work.
+
+use crate::error::{Error, Result};
+
+/// The memory budget when none is given: 6 GiB, the target of a mid-size retailer's 100 M lines
+/// on one machine.
+pub const DEFAULT_MEMORY_LIMIT: &str = "6GiB";
+
+/// Bytes of working memory a stage needs per byte of the shard's line table it reads (the
+/// group-bys and joins of the feature and history stages, and the shard itself), with room.
+pub const WORK_FACTOR: u64 = 8;
+
+/// Most shards a run may be split into.
+pub const MAX_SHARDS: usize = 4096;
+
+/// Reads a size such as `6GiB`, `512MiB`, `4GB`, `800M` or `1000000` (bytes). `K`, `M`, `G`, `T`
+/// (with or without `B`) and the `iB` forms are powers of 1024, as in DuckDB's `memory_limit`.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size; expected e.g. 6GiB, 512MiB or 4GB"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "'{text}': unknown unit '{other}'; expected B, KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    let bytes = number * scale as f64;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("'{text}' is not a positive size"));
+    }
+    Ok(bytes as u64)
+}
+
+/// What the line table weighs and the largest customer's share of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Bytes of the whole line table in memory.
+    pub bytes: u64,
+    pub lines: u64,
+    /// Lines of the customer with the most; all of them are in one shard.
+    pub largest_customer_lines: u64,
+}
+
+/// The shard count: `given`, or the fewest shards whose lines, times [`WORK_FACTOR`], fit in
+/// `limit` bytes. Refuses a budget in which the largest customer's lines alone do not fit.
+pub fn shard_count(
+    load: Load,
+    limit: u64,
+    given: Option<usize>,
+    largest_customer: &str,
+) -> Result<usize> {
+    let per_line = load.bytes.div_ceil(load.lines.max(1));
+    let largest = load.largest_customer_lines * per_line * WORK_FACTOR;
+    if given.is_none() && largest > limit {
+        return Err(Error::Usage(format!(
+            "customer '{largest_customer}' has {} lines, which need about {} MiB to work on in \
+             one shard (a customer's lines are never split); the memory budget is {} MiB: raise \
+             --memory-limit (engine.memory_limit) to at least {} MiB",
+            load.largest_customer_lines,
+            largest.div_ceil(1 << 20),
+            limit >> 20,
+            largest.div_ceil(1 << 20)
+        )));
+    }
+    Ok(match given {
+        Some(k) => k.clamp(1, MAX_SHARDS),
+        None => {
+            let need = load.bytes.saturating_mul(WORK_FACTOR);
+            (need.div_ceil(limit.max(1)) as usize).clamp(1, MAX_SHARDS)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_duckdb_reads_them() {
+        assert_eq!(parse_size("6GiB"), Ok(6 << 30));
+        assert_eq!(parse_size("4GB"), Ok(4 << 30));
+        assert_eq!(parse_size("512 MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(
+            parse_size("6 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_size("GiB").is_err());
+        assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn shards_grow_with_the_lines_and_the_largest_customer_must_fit() {
+        let load = Load {
+            bytes: 100 << 20,
+            lines: 1_000_000,
+            largest_customer_lines: 1000,
+        };
+        // 800 MiB of work in a 6 GiB budget: one shard; in 100 MiB: eight.
+        assert_eq!(shard_count(load, 6 << 30, None, "x").unwrap(), 1);
+        assert_eq!(shard_count(load, 100 << 20, None, "x").unwrap(), 8);
+        assert_eq!(shard_count(load, 100 << 20, Some(3), "x").unwrap(), 3);
+        // 1000 lines of 105 bytes, times 8: about 0.8 MiB.
+        let err = shard_count(load, 512 << 10, None, "C-17")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'C-17' has 1000 lines") && err.contains("--memory-limit"),
+            "{err}"
+        );
+    }
+}
