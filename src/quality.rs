@@ -67,7 +67,7 @@ fn format_name(tx: &Transactions) -> &'static str {
 /// Rows read, kept and rejected in each of the input's files.
 pub fn file_rows(tx: &Transactions) -> Result<Vec<FileRows>> {
     let mut kept = vec![0u64; tx.inputs.files.len()];
-    tx.lines.each(|lines| {
+    tx.lines.each("rows per file", |lines| {
         let kind = lines.column(line::KIND)?.i32()?;
         let row = lines.column(line::ROW)?.idx()?;
         for (kind, row) in kind.no_null_iter().zip(row.no_null_iter()) {
@@ -106,7 +106,7 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
     // Orders and customers counted on their integer codes (an order code stands for one customer
     // and order key): no group-by over text. Shard by shard: a customer, and so each of their
     // orders, is in one shard, so the counts add up; products are collected and counted once.
-    let parts = tx.lines.each(|lines| {
+    let parts = tx.lines.each("customers and orders", |lines| {
         let acts = lines
             .clone()
             .lazy()

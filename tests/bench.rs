@@ -73,7 +73,9 @@ fn fit_time_by_customers() {
         let ys: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
         let started = Instant::now();
         let label = if capped {
-            let (_, _, used) = fit::fit_scaled(&xs, &ys, 10.0, &params).unwrap();
+            let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let keys = fit::sample_keys(ids.iter().map(String::as_str), 1);
+            let (_, _, used) = fit::fit_scaled(&xs, &ys, &keys, 10.0, &params).unwrap();
             format!("stratified sample of {used}")
         } else {
             let scaler = Scaler::fit(&xs);

@@ -4,22 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// The progress bar of the running command, so that messages print above it, not through it.
-static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
-
-/// Prints one line on stderr, above the progress bar if one is showing.
-pub(crate) fn line(message: &str) {
-    let active = ACTIVE.lock().ok().and_then(|guard| guard.clone());
-    match active {
-        Some(bar) => bar.println(message),
-        None => eprintln!("{message}"),
-    }
-}
+use crate::progress::ACTIVE;
+pub(crate) use crate::progress::line;
 
 pub(crate) struct Stages {
     total: usize,
@@ -43,7 +33,7 @@ impl Stages {
             );
             bar.enable_steady_tick(Duration::from_millis(120));
             if let Ok(mut active) = ACTIVE.lock() {
-                *active = Some(bar.clone());
+                *active = Some((bar.clone(), String::new()));
             }
             bar
         });
@@ -61,7 +51,14 @@ impl Stages {
         self.end();
         self.done += 1;
         match &self.bar {
-            Some(bar) => bar.set_message(name),
+            Some(bar) => {
+                bar.set_message(name);
+                if let Ok(mut active) = ACTIVE.lock()
+                    && let Some((_, stage)) = active.as_mut()
+                {
+                    *stage = name.to_string();
+                }
+            }
             None => eprintln!("retain: [{}/{}] {name}", self.done, self.total),
         }
         self.current = Some((name, Instant::now()));

@@ -137,32 +137,49 @@ impl Lines {
             .sum()
     }
 
-    /// Runs `f` on each shard in turn (one spilled shard in memory at a time), in shard order.
-    pub fn each<T>(&self, mut f: impl FnMut(&DataFrame) -> Result<T>) -> Result<Vec<T>> {
+    /// Runs `f` on each shard in turn (one spilled shard in memory at a time), in shard order;
+    /// `pass` names the work in progress messages.
+    pub fn each<T>(
+        &self,
+        pass: &'static str,
+        mut f: impl FnMut(&DataFrame) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut progress = crate::progress::Pass::start(pass, self.shards.len(), self.height());
         let mut out = Vec::with_capacity(self.shards.len());
-        for shard in self.shards.iter() {
-            match shard {
-                Shard::Memory(table) => out.push(f(table)?),
-                Shard::Spilled(path, _) => {
+        for (i, shard) in self.shards.iter().enumerate() {
+            let height = match shard {
+                Shard::Memory(table) => {
+                    out.push(f(table)?);
+                    table.height()
+                }
+                Shard::Spilled(path, height) => {
                     let table = read_back(path)?;
                     out.push(f(&table)?);
                     drop(table);
                     crate::memory::release();
+                    *height
                 }
+            };
+            if let Some(p) = progress.as_mut() {
+                p.shard_done(i, height);
             }
         }
         Ok(out)
     }
 
     /// `f` on each shard's lines as a lazy query, its results stacked in one table.
-    pub fn stacked(&self, f: impl Fn(LazyFrame) -> LazyFrame) -> Result<DataFrame> {
-        let parts = self.each(|table| Ok(f(table.clone().lazy()).collect()?))?;
+    pub fn stacked(
+        &self,
+        pass: &'static str,
+        f: impl Fn(LazyFrame) -> LazyFrame,
+    ) -> Result<DataFrame> {
+        let parts = self.each(pass, |table| Ok(f(table.clone().lazy()).collect()?))?;
         stack(parts)
     }
 
     /// The whole table (all shards stacked): for small inputs and tests.
     pub fn whole(&self) -> Result<DataFrame> {
-        self.stacked(|lines| lines)
+        self.stacked("whole table", |lines| lines)
     }
 }
 
@@ -268,7 +285,7 @@ mod tests {
         assert_eq!(lines.shard_count(), 3);
         assert_eq!(lines.height(), 50);
         let parts = lines
-            .each(|t| {
+            .each("test", |t| {
                 let c = t.column(line::CUSTOMER_IX)?.u32()?;
                 Ok(c.into_no_null_iter().collect::<Vec<u32>>())
             })

@@ -16,9 +16,9 @@ pub const CHURNED: &str = "churned";
 pub fn churn_labels(tx: &Transactions, t: NaiveDate, horizon_days: u32) -> Result<DataFrame> {
     let start = epoch_days(t);
     let end = start + horizon_days as i32;
-    let parts = tx
-        .lines
-        .each(|lines| labels_shard(tx, lines.clone().lazy(), start, end))?;
+    let parts = tx.lines.each("churn labels", |lines| {
+        labels_shard(tx, lines.clone().lazy(), start, end)
+    })?;
     Ok(crate::engine::stack(parts)?
         .lazy()
         .sort([line::CUSTOMER_ID], SortMultipleOptions::default())

@@ -100,7 +100,7 @@ impl DataEnd {
 pub(crate) fn history_edge(tx: &Transactions, last: bool) -> Result<Option<(i32, i32, u64)>> {
     // Activity lines per day with the first row of each day, shard by shard; the counts of the
     // shards add up, so the quantile is that of all lines.
-    let per_day = tx.lines.stacked(|lines| {
+    let per_day = tx.lines.stacked("end of history", |lines| {
         lines
             .filter(activity(col(line::KIND)))
             .group_by([day().alias("day")])
@@ -184,7 +184,7 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
 
 /// Valid purchase lines dated on or after `as_of`: features at `as_of` do not see them.
 pub fn lines_from(tx: &Transactions, as_of: NaiveDate) -> Result<u64> {
-    let counts = tx.lines.each(|lines| {
+    let counts = tx.lines.each("lines after the as-of date", |lines| {
         let n = lines
             .clone()
             .lazy()
@@ -213,7 +213,9 @@ pub fn compute(
 /// The per-customer aggregation, without RFM scores and without the sufficiency check: shard by
 /// shard (a customer's rows come from its own lines only), sorted by customer id.
 pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
-    let parts = tx.lines.each(|lines| aggregate_shard(tx, lines, as_of))?;
+    let parts = tx
+        .lines
+        .each("features", |lines| aggregate_shard(tx, lines, as_of))?;
     Ok(crate::engine::stack(parts)?
         .lazy()
         .sort([f::CUSTOMER_ID], SortMultipleOptions::default())

@@ -231,19 +231,89 @@ fn simulate_customer(
     (country.to_string(), orders)
 }
 
+/// Customers simulated and turned into rows at a time: `generate` holds one such chunk's rows
+/// (about 24 lines per customer) and one 16-byte key per order of all customers, whatever the
+/// customer count. The rows are the same for any chunk size, in another order.
+pub const CHUNK_CUSTOMERS: u32 = 200_000;
+
+/// What sorts an order among all orders: invoice numbers follow time, as in a real shop system.
+type OrderKey = (i64, u32, u8);
+
+fn key(o: &Order) -> OrderKey {
+    (o.at, o.customer, o.kind as u8)
+}
+
 /// Simulates the purchases of `params.customers` customers as an input-contract table.
 pub fn generate(params: &GenerateParams) -> Result<DataFrame> {
+    let mut parts = Vec::new();
+    generate_each(params, CHUNK_CUSTOMERS, |part| {
+        parts.push(part);
+        Ok(())
+    })?;
+    crate::engine::stack(parts)
+}
+
+/// Simulates the purchases in chunks of `chunk_customers` customers and hands each chunk's
+/// rows (sorted by time within the chunk) to `emit`; returns the rows emitted. With more than
+/// one chunk, every customer is simulated twice (once for the order keys that number the
+/// invoices, once for the rows): the same customer seed gives the same orders.
+pub fn generate_each(
+    params: &GenerateParams,
+    chunk_customers: u32,
+    mut emit: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<usize> {
     params.check()?;
     let mut catalog_rng = ChaCha8Rng::seed_from_u64(mix(params.seed));
     let catalog = Catalog::new(&mut catalog_rng);
-    let simulated: Vec<(String, Vec<Order>)> = (0..params.customers as u32)
-        .into_par_iter()
-        .map(|i| simulate_customer(i, params, &catalog))
+    let n = params.customers as u32;
+    let chunks: Vec<std::ops::Range<u32>> = (0..n)
+        .step_by(chunk_customers.max(1) as usize)
+        .map(|start| start..(start.saturating_add(chunk_customers.max(1))).min(n))
         .collect();
+    let simulate = |range: std::ops::Range<u32>| -> Vec<(String, Vec<Order>)> {
+        range
+            .into_par_iter()
+            .map(|i| simulate_customer(i, params, &catalog))
+            .collect()
+    };
+    let mut first = None;
+    let mut keys: Vec<OrderKey> = Vec::new();
+    for range in &chunks {
+        let simulated = simulate(range.clone());
+        keys.extend(
+            simulated
+                .iter()
+                .flat_map(|(_, orders)| orders.iter().map(key)),
+        );
+        if chunks.len() == 1 {
+            first = Some(simulated);
+        }
+    }
+    keys.par_sort_unstable();
+    let mut rows = 0;
+    for range in &chunks {
+        let simulated = match first.take() {
+            Some(simulated) => simulated,
+            None => simulate(range.clone()),
+        };
+        let part = chunk_rows(params, &catalog, &keys, range.start, simulated)?;
+        rows += part.height();
+        emit(part)?;
+    }
+    Ok(rows)
+}
+
+/// The rows of one chunk of customers (the first is `first`), numbered by `keys`.
+fn chunk_rows(
+    params: &GenerateParams,
+    catalog: &Catalog,
+    keys: &[OrderKey],
+    first: u32,
+    simulated: Vec<(String, Vec<Order>)>,
+) -> Result<DataFrame> {
     let countries: Vec<String> = simulated.iter().map(|(c, _)| c.clone()).collect();
     let mut orders: Vec<Order> = simulated.into_iter().flat_map(|(_, o)| o).collect();
-    // Invoice numbers follow time, as in a real shop system.
-    orders.par_sort_by_key(|o| (o.at, o.customer, o.kind as u8));
+    orders.par_sort_by_key(key);
 
     let rows: usize = orders
         .iter()
@@ -258,9 +328,19 @@ pub fn generate(params: &GenerateParams) -> Result<DataFrame> {
     let mut unit_price: Vec<f64> = Vec::with_capacity(rows);
     let mut country: Vec<&str> = Vec::with_capacity(rows);
     let start_us = crate::features::epoch_days(params.start) as i64 * 86_400_000_000;
-    let mut dup_rng = ChaCha8Rng::seed_from_u64(mix(params.seed ^ 0xD0B1));
-    for (n, o) in orders.iter().enumerate() {
+    // Orders with equal keys are one customer's, so all in this chunk: the n-th of them takes
+    // the n-th number after those of all earlier keys.
+    let mut previous: Option<(OrderKey, usize)> = None;
+    for o in &orders {
+        let k = key(o);
+        let n = match previous {
+            Some((p, n)) if p == k => n + 1,
+            _ => keys.partition_point(|x| *x < k),
+        };
+        previous = Some((k, n));
         let invoice = 500_000 + n;
+        // Which lines an export duplicated: drawn per order, so the same whatever the chunks.
+        let mut dup_rng = ChaCha8Rng::seed_from_u64(mix(params.seed ^ 0xD0B1 ^ mix(n as u64)));
         let id = match o.kind {
             OrderType::Cancellation => format!("C{invoice}"),
             _ => invoice.to_string(),
@@ -287,7 +367,7 @@ pub fn generate(params: &GenerateParams) -> Result<DataFrame> {
                 }
                 quantity.push(l.quantity);
                 unit_price.push(f64::from(l.price_cents) / 100.0);
-                country.push(&countries[o.customer as usize]);
+                country.push(&countries[(o.customer - first) as usize]);
             }
         }
     }
@@ -309,4 +389,39 @@ pub fn generate(params: &GenerateParams) -> Result<DataFrame> {
         ],
     )?;
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(table: DataFrame) -> DataFrame {
+        let names: Vec<String> = table
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        table.sort(names, SortMultipleOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn chunks_of_customers_give_the_same_rows_as_one_table() {
+        let params = GenerateParams {
+            customers: 60,
+            seed: 9,
+            start: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(),
+            days: 400,
+        };
+        let whole = generate(&params).unwrap();
+        let mut parts = Vec::new();
+        let rows = generate_each(&params, 7, |part| {
+            parts.push(part);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(parts.len(), 9);
+        assert_eq!(rows, whole.height());
+        let chunked = crate::engine::stack(parts).unwrap();
+        assert!(sorted(chunked).equals_missing(&sorted(whole)));
+    }
 }

@@ -95,23 +95,31 @@ impl ChurnParams {
     }
 }
 
-/// Row indices of a seeded random sample of at most `max_rows`, with the same share of each
-/// label as the whole (sorted, so the sample keeps input order); `None` when all rows fit.
-pub fn stratified_sample(labels: &[bool], max_rows: usize, seed: u64) -> Option<Vec<usize>> {
-    use rand::{Rng, SeedableRng};
+/// The sampling key of each customer: a seeded 64-bit hash of the id. A sample takes the rows
+/// with the smallest keys, so whether a customer is in it depends on their id and the seed only,
+/// not on where their row is: the same customers for any row order, file split or shard count,
+/// and a shard can pick its candidates alone (its smallest keys per class).
+pub fn sample_keys<'a>(ids: impl IntoIterator<Item = &'a str>, seed: u64) -> Vec<u64> {
+    ids.into_iter()
+        .map(|id| xxhash_rust::xxh3::xxh3_64_with_seed(id.as_bytes(), seed))
+        .collect()
+}
+
+/// Row indices of a sample of at most `max_rows` with the same share of each label as the whole:
+/// per label, the rows with the smallest `keys` (ties by row). Sorted, so the sample keeps the
+/// rows' order; `None` when all rows fit.
+pub fn stratified_sample(keys: &[u64], labels: &[bool], max_rows: usize) -> Option<Vec<usize>> {
     if labels.len() <= max_rows {
         return None;
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let positives = labels.iter().filter(|&&l| l).count();
     let take_positive = (positives as f64 * max_rows as f64 / labels.len() as f64).round() as usize;
     let mut picked = Vec::with_capacity(max_rows);
     for (class, take) in [(true, take_positive), (false, max_rows - take_positive)] {
         let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
         let take = take.min(members.len());
-        for k in 0..take {
-            let j = rng.gen_range(k..members.len());
-            members.swap(k, j);
+        if take < members.len() {
+            members.select_nth_unstable_by_key(take, |&i| (keys[i], i));
         }
         picked.extend_from_slice(&members[..take]);
     }
@@ -119,10 +127,10 @@ pub fn stratified_sample(labels: &[bool], max_rows: usize, seed: u64) -> Option<
     Some(picked)
 }
 
-/// A seeded split of the rows, stratified by label: (the rest, the held-out `share`).
-pub fn holdout_split(labels: &[bool], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// A split of the rows by their `keys`, stratified by label: (the rest, the held-out `share`).
+pub fn holdout_split(keys: &[u64], labels: &[bool], share: f64) -> (Vec<usize>, Vec<usize>) {
     let held = ((labels.len() as f64) * share).round() as usize;
-    let held = stratified_sample(labels, held.max(1), seed).unwrap_or_default();
+    let held = stratified_sample(keys, labels, held.max(1)).unwrap_or_default();
     let mut is_held = vec![false; labels.len()];
     for &i in &held {
         is_held[i] = true;
@@ -139,14 +147,15 @@ pub fn take_rows(x: &Array2<f64>, labels: &[bool], rows: &[usize]) -> (Array2<f6
 }
 
 /// Fits the scaler and the model on all rows, or on a stratified sample of at most
-/// `params.max_fit_rows`; returns the sample size.
+/// `params.max_fit_rows` (by the rows' [`sample_keys`]); returns the sample size.
 pub fn fit_scaled(
     x: &Array2<f64>,
     labels: &[bool],
+    keys: &[u64],
     alpha: f64,
     params: &CheckedParams,
 ) -> Result<(Scaler, Logistic, usize)> {
-    let sample = stratified_sample(labels, params.max_fit_rows, params.sample_seed);
+    let sample = stratified_sample(keys, labels, params.max_fit_rows);
     let (x, labels) = match &sample {
         Some(rows) => take_rows(x, labels, rows),
         None => (x.clone(), labels.to_vec()),
@@ -256,13 +265,31 @@ mod tests {
     #[test]
     fn stratified_sample_keeps_the_label_share_and_is_seeded() {
         let labels: Vec<bool> = (0..1000).map(|i| i % 4 == 0).collect();
-        let a = stratified_sample(&labels, 200, 7).unwrap();
+        let ids: Vec<String> = (0..1000).map(|i| format!("C{i}")).collect();
+        let keys = |seed| sample_keys(ids.iter().map(String::as_str), seed);
+        let a = stratified_sample(&keys(7), &labels, 200).unwrap();
         assert_eq!(a.len(), 200);
         assert_eq!(a.iter().filter(|&&i| labels[i]).count(), 50);
         assert!(a.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(stratified_sample(&labels, 200, 7).unwrap(), a);
-        assert_ne!(stratified_sample(&labels, 200, 8).unwrap(), a);
-        assert!(stratified_sample(&labels, 1000, 7).is_none());
+        assert_eq!(stratified_sample(&keys(7), &labels, 200).unwrap(), a);
+        assert_ne!(stratified_sample(&keys(8), &labels, 200).unwrap(), a);
+        assert!(stratified_sample(&keys(7), &labels, 1000).is_none());
+    }
+
+    #[test]
+    fn a_sample_picks_the_same_customers_whatever_their_rows_order() {
+        let ids: Vec<String> = (0..500).map(|i| format!("C{i}")).collect();
+        let labels: Vec<bool> = (0..500).map(|i| i % 3 == 0).collect();
+        let picked = |order: &[usize]| -> std::collections::BTreeSet<String> {
+            let ids: Vec<&str> = order.iter().map(|&i| ids[i].as_str()).collect();
+            let labels: Vec<bool> = order.iter().map(|&i| labels[i]).collect();
+            let keys = sample_keys(ids.iter().copied(), 5);
+            let rows = stratified_sample(&keys, &labels, 120).unwrap();
+            rows.into_iter().map(|r| ids[r].to_string()).collect()
+        };
+        let forward: Vec<usize> = (0..500).collect();
+        let backward: Vec<usize> = (0..500).rev().collect();
+        assert_eq!(picked(&forward), picked(&backward));
     }
 
     #[test]

@@ -29,6 +29,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The rows' [`fit::sample_keys`].
+    pub fn sample_keys(&self, seed: u64) -> Result<Vec<u64>> {
+        let ids = self.table.column(f::CUSTOMER_ID)?.str()?;
+        Ok(fit::sample_keys(
+            ids.iter().map(Option::unwrap_or_default),
+            seed,
+        ))
+    }
+
     pub fn churn_rate(&self) -> f64 {
         self.labels.iter().filter(|&&l| l).count() as f64 / self.labels.len().max(1) as f64
     }
@@ -131,11 +140,14 @@ fn select_penalty(
     };
     let inputs = Input::ALL;
     let x_fit = inputs::design_matrix(&earlier.rows, &inputs, horizon_days);
-    let (x_fit, y_fit) =
-        match fit::stratified_sample(&earlier.labels, params.max_fit_rows, params.sample_seed) {
-            Some(rows) => fit::take_rows(&x_fit, &earlier.labels, &rows),
-            None => (x_fit, earlier.labels.clone()),
-        };
+    let (x_fit, y_fit) = match fit::stratified_sample(
+        &earlier.sample_keys(params.sample_seed)?,
+        &earlier.labels,
+        params.max_fit_rows,
+    ) {
+        Some(rows) => fit::take_rows(&x_fit, &earlier.labels, &rows),
+        None => (x_fit, earlier.labels.clone()),
+    };
     let scaler = Scaler::fit(&x_fit);
     let z_fit = scaler.transform(&x_fit);
     let z_val = scaler.transform(&inputs::design_matrix(&train.rows, &inputs, horizon_days));
@@ -190,10 +202,12 @@ fn check_calibration(
     alpha: f64,
     params: &CheckedParams,
 ) -> Result<(Option<Calibration>, WindowMetrics)> {
-    let (rest, held) = fit::holdout_split(&train.labels, 0.25, params.sample_seed);
+    let keys = train.sample_keys(params.sample_seed)?;
+    let (rest, held) = fit::holdout_split(&keys, &train.labels, 0.25);
     let (x_rest, y_rest) = fit::take_rows(x, &train.labels, &rest);
     let (x_held, y_held) = fit::take_rows(x, &train.labels, &held);
-    let (scaler, model, _) = fit::fit_scaled(&x_rest, &y_rest, alpha, params)?;
+    let keys_rest: Vec<u64> = rest.iter().map(|&i| keys[i]).collect();
+    let (scaler, model, _) = fit::fit_scaled(&x_rest, &y_rest, &keys_rest, alpha, params)?;
     let p = model.predict(&scaler.transform(&x_held));
     let measured = ChurnMetrics::compute(&y_held, &p);
     let calibration = if measured.ece > params.max_holdout_ece {
@@ -245,9 +259,10 @@ pub fn train(
     let selection = select_penalty(tx, &train, as_of, horizon_days, params, options)?;
     let inputs = Input::ALL.to_vec();
     let x = inputs::design_matrix(&train.rows, &inputs, horizon_days);
+    let keys = train.sample_keys(params.sample_seed)?;
     let (checked, fitted) = rayon::join(
         || check_calibration(&x, &train, selection.alpha, params),
-        || fit::fit_scaled(&x, &train.labels, selection.alpha, params),
+        || fit::fit_scaled(&x, &train.labels, &keys, selection.alpha, params),
     );
     let (calibration, holdout) = checked?;
     let (scaler, logistic, fit_rows) = fitted?;

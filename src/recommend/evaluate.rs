@@ -51,7 +51,7 @@ pub fn bought_in_window(
 ) -> Result<Vec<Vec<u32>>> {
     let start = epoch_days(from);
     let mut out = vec![Vec::new(); tx.customers.height()];
-    tx.lines.each(|lines| {
+    tx.lines.each("bought in the window", |lines| {
         let window = lines
             .clone()
             .lazy()

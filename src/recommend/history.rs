@@ -78,7 +78,7 @@ impl History {
         let mut baskets: Vec<(u32, Vec<u32>)> = Vec::new();
         let mut recent: Vec<(u32, u32)> = Vec::new();
         let mut first_sold: Vec<(u32, i64)> = Vec::new();
-        tx.lines.each(|lines| {
+        tx.lines.each("purchase history", |lines| {
             let purchases = lines.clone().lazy().filter(
                 col(line::KIND)
                     .eq(lit(LineKind::Purchase.code()))
