@@ -68,7 +68,11 @@ fn killed_while_spilling_leaves_the_previous_output_and_the_next_run_removes_its
     child.wait().unwrap();
     assert!(spilled, "no shard was spilled within two minutes");
     assert_eq!(files(&out), before, "the previous output changed");
-    assert_eq!(work_dirs(&work).len(), 1, "the killed run's work directory is there");
+    assert_eq!(
+        work_dirs(&work).len(),
+        1,
+        "the killed run's work directory is there"
+    );
 
     let again = retain_bin()
         .args(["run", "--shards", "2", "--input"])

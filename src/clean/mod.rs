@@ -188,6 +188,10 @@ pub struct Transactions {
     pub lines_fingerprint: String,
     /// What the user should know about how values were read (e.g. dates with a UTC offset).
     pub notes: Vec<String>,
+    /// Activity lines per day with the first row of each (see `features::history_edge`), made
+    /// once: several checks ask for the edges of the history, and each would be a pass over
+    /// every shard.
+    pub(crate) activity_by_day: std::sync::OnceLock<DataFrame>,
 }
 
 impl Transactions {
@@ -269,6 +273,7 @@ pub fn clean(
             lines_fingerprint: format!("{fingerprint:032x}"),
             accounting,
             notes,
+            activity_by_day: Default::default(),
         },
         rejected,
     })

@@ -94,13 +94,10 @@ impl DataEnd {
     }
 }
 
-/// One edge of the valid purchases: the last day (or the first), the day by which 99.9 % of
-/// purchase lines had happened (or from which they happen), and the input row of a line on that
-/// last (first) day, as epoch days and a row. `None` without a valid purchase.
-pub(crate) fn history_edge(tx: &Transactions, last: bool) -> Result<Option<(i32, i32, u64)>> {
-    // Activity lines per day with the first row of each day, shard by shard; the counts of the
-    // shards add up, so the quantile is that of all lines.
-    let per_day = tx.lines.stacked("end of history", |lines| {
+/// Activity lines per day (`day`, `n`) with the first row of each (`row`), sorted by day: shard
+/// by shard, the counts of the shards adding up.
+fn activity_by_day(tx: &Transactions) -> Result<DataFrame> {
+    let per_day = tx.lines.stacked("purchase days", |lines| {
         lines
             .filter(activity(col(line::KIND)))
             .group_by([day().alias("day")])
@@ -109,15 +106,28 @@ pub(crate) fn history_edge(tx: &Transactions, last: bool) -> Result<Option<(i32,
                 col(line::ROW).min().cast(DataType::UInt64).alias("row"),
             ])
     })?;
-    if per_day.height() == 0 {
-        return Ok(None);
-    }
-    let merged = per_day
+    Ok(per_day
         .lazy()
         .group_by([col("day")])
         .agg([col("n").sum(), col("row").min()])
         .sort(["day"], SortMultipleOptions::default())
-        .collect()?;
+        .collect()?)
+}
+
+/// One edge of the valid purchases: the last day (or the first), the day by which 99.9 % of
+/// purchase lines had happened (or from which they happen), and the input row of a line on that
+/// last (first) day, as epoch days and a row. `None` without a valid purchase.
+pub(crate) fn history_edge(tx: &Transactions, last: bool) -> Result<Option<(i32, i32, u64)>> {
+    let merged = match tx.activity_by_day.get() {
+        Some(merged) => merged,
+        None => {
+            let merged = activity_by_day(tx)?;
+            tx.activity_by_day.get_or_init(|| merged)
+        }
+    };
+    if merged.height() == 0 {
+        return Ok(None);
+    }
     let days: Vec<i32> = merged.column("day")?.i32()?.into_no_null_iter().collect();
     let counts: Vec<u64> = merged.column("n")?.u64()?.into_no_null_iter().collect();
     let rows: Vec<u64> = merged.column("row")?.u64()?.into_no_null_iter().collect();
