@@ -109,14 +109,24 @@ pub fn content_fingerprint(lines: &DataFrame) -> PolarsResult<u128> {
     let kinds = lines.column(line::KIND)?.i32()?.clone();
     let mut buffer = Vec::with_capacity(128);
     let mut sum = 0u128;
-    for i in 0..lines.height() {
+    // Zipped iterators, not `get(i)`: a table read from CSV has many chunks, and each `get`
+    // searches them from the first (12 M gzip CSV rows took 300 s here instead of 2).
+    let text = customers
+        .iter()
+        .zip(orders.iter())
+        .zip(products.iter())
+        .zip(names.iter());
+    let numbers = times
+        .iter()
+        .zip(quantities.iter())
+        .zip(prices.iter())
+        .zip(values.iter())
+        .zip(kinds.iter());
+    for ((((customer, order), product), name), ((((time, quantity), price), value), kind)) in
+        text.zip(numbers)
+    {
         buffer.clear();
-        for value in [
-            customers.get(i),
-            orders.get(i),
-            products.get(i),
-            names.get(i),
-        ] {
+        for value in [customer, order, product, name] {
             // A marker byte tells a missing value from an empty one; the length ends the text.
             match value {
                 Some(v) => {
@@ -127,11 +137,11 @@ pub fn content_fingerprint(lines: &DataFrame) -> PolarsResult<u128> {
                 None => buffer.push(0),
             }
         }
-        buffer.extend_from_slice(&times.get(i).unwrap_or(i64::MIN).to_le_bytes());
-        for value in [quantities.get(i), prices.get(i), values.get(i)] {
+        buffer.extend_from_slice(&time.unwrap_or(i64::MIN).to_le_bytes());
+        for value in [quantity, price, value] {
             buffer.extend_from_slice(&value.map_or(u64::MAX, f64::to_bits).to_le_bytes());
         }
-        buffer.extend_from_slice(&kinds.get(i).unwrap_or(-1).to_le_bytes());
+        buffer.extend_from_slice(&kind.unwrap_or(-1).to_le_bytes());
         sum = sum.wrapping_add(xxhash_rust::xxh3::xxh3_128(&buffer));
     }
     Ok(sum)
