@@ -306,7 +306,8 @@ pub struct BacktestArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Transactions file: CSV, gzip CSV or Parquet.
+    /// Transactions: a CSV, gzip CSV or Parquet file, a directory of them (hive-style
+    /// `key=value` subdirectories supply columns), or a quoted glob such as 'exports/2024-*.csv.gz'.
     #[arg(
         long,
         short,
