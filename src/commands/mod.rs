@@ -26,11 +26,18 @@ fn shard(tx: &mut clean::Transactions, config: &Config, out: Option<&Path>) -> R
     let limit = engine
         .memory_limit_bytes()
         .map_err(crate::error::Error::Usage)?;
-    let table = tx.lines.whole()?;
-    if table.height() == 0 {
+    // Sizes only: no copy of the table.
+    let mut per_customer = vec![0u64; tx.customers.height()];
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    tx.lines.each("line counts", |table| {
+        crate::engine::count_lines_per_customer(table, &mut per_customer)?;
+        lines += table.height() as u64;
+        bytes += table.estimated_size() as u64;
+        Ok(())
+    })?;
+    if lines == 0 {
         return Ok(());
     }
-    let per_customer = crate::engine::lines_per_customer(&table, tx.customers.height())?;
     let (largest, largest_lines) = per_customer
         .iter()
         .enumerate()
@@ -38,11 +45,10 @@ fn shard(tx: &mut clean::Transactions, config: &Config, out: Option<&Path>) -> R
         .map_or((0, 0), |(i, n)| (i, *n));
     let ids = tx.customers.column(line::CUSTOMER_ID)?.str()?.clone();
     let load = crate::engine::budget::Load {
-        bytes: table.estimated_size() as u64,
-        lines: table.height() as u64,
+        bytes,
+        lines,
         largest_customer_lines: largest_lines,
     };
-    drop(table);
     let k = crate::engine::budget::shard_count(
         load,
         limit,

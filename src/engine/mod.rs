@@ -253,13 +253,12 @@ pub fn remove_stale(dir: &Path) {
     }
 }
 
-/// How many lines each customer code has.
-pub fn lines_per_customer(table: &DataFrame, customers: usize) -> Result<Vec<u64>> {
-    let mut counts = vec![0u64; customers];
+/// Adds each customer code's lines in `table` to `counts` (indexed by code).
+pub fn count_lines_per_customer(table: &DataFrame, counts: &mut [u64]) -> Result<()> {
     for c in table.column(line::CUSTOMER_IX)?.u32()?.into_no_null_iter() {
         counts[c as usize] += 1;
     }
-    Ok(counts)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ fn combine(given: &Path, parts: Vec<RawInput>) -> Result<RawInput> {
         let same = seen.all(|d| d == first);
         types.push(if same { first } else { DataType::String });
     }
-    let mut table: Option<DataFrame> = None;
+    let mut frames = Vec::with_capacity(parts.len());
     let mut files = Vec::with_capacity(parts.len());
     for part in parts {
         let height = part.table.height();
@@ -250,18 +250,11 @@ fn combine(given: &Path, parts: Vec<RawInput>) -> Result<RawInput> {
                 Err(_) => Column::full_null((*canonical).into(), height, dtype),
             });
         }
-        let frame = DataFrame::new(height, out)?;
-        match &mut table {
-            Some(all) => {
-                all.vstack_mut_owned(frame)?;
-            }
-            None => table = Some(frame),
-        }
+        frames.push(DataFrame::new(height, out)?);
         let mut file_inputs = part.inputs;
         files.push((file_inputs.files.remove(0), height as u64));
     }
-    let mut table = table.unwrap_or_default();
-    table.rechunk_mut_par();
+    let table = crate::engine::stack(frames)?;
     Ok(RawInput {
         inputs: Inputs::new(given.to_path_buf(), files),
         present,
