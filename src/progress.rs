@@ -111,6 +111,74 @@ impl Drop for Pass {
     }
 }
 
+/// The read of a large input, batch by batch: on a terminal the bar's message shows rows read,
+/// the share of the estimated total, rows/s and the time left; in a log, a line every 10 s.
+pub(crate) struct Stream {
+    name: &'static str,
+    /// Estimated rows of the input.
+    total: u64,
+    started: Instant,
+    last_line: Instant,
+    bar: Option<(ProgressBar, String)>,
+}
+
+impl Stream {
+    /// Silent for inputs of fewer than two million rows (estimated).
+    pub(crate) fn start(name: &'static str, total: u64) -> Option<Stream> {
+        if total < 2_000_000 {
+            return None;
+        }
+        let bar = std::io::stderr()
+            .is_terminal()
+            .then(|| ACTIVE.lock().ok().and_then(|guard| guard.clone()))
+            .flatten();
+        Some(Stream {
+            name,
+            total,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            bar,
+        })
+    }
+
+    /// `rows` rows are read so far.
+    pub(crate) fn at(&mut self, rows: u64) {
+        let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = rows as f64 / elapsed;
+        let share = (rows as f64 / self.total.max(1) as f64).min(1.0);
+        let left = self.total.saturating_sub(rows) as f64 / rate.max(1.0);
+        match &self.bar {
+            Some((bar, stage)) => bar.set_message(format!(
+                "{stage}{}{}: {} rows (about {:.0} %), {} rows/s, about {left:.0} s left",
+                if stage.is_empty() { "" } else { " · " },
+                self.name,
+                thousands(rows as f64),
+                share * 100.0,
+                thousands(rate),
+            )),
+            None if self.last_line.elapsed() >= Duration::from_secs(10) => {
+                line(&format!(
+                    "retain: {}: {} rows (about {:.0} % of the estimate), {} rows/s so far",
+                    self.name,
+                    thousands(rows as f64),
+                    share * 100.0,
+                    thousands(rate)
+                ));
+                self.last_line = Instant::now();
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if let Some((bar, stage)) = &self.bar {
+            bar.set_message(stage.clone());
+        }
+    }
+}
+
 /// 1234567.8 as "1,234,568".
 fn thousands(x: f64) -> String {
     let digits = format!("{:.0}", x.max(0.0));

@@ -4,25 +4,28 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::config::ColumnMap;
+use super::reading::Failures;
 use crate::error::{Error, Location, Position, Result, Unparseable};
-use crate::io::read::{Format, RawInput};
+use crate::io::inputs::Inputs;
+use crate::io::read::Format;
 use crate::schema::input;
 
-/// A note when CSV values hold line breaks. Quoted values may, but a stray quote makes the lines
-/// up to the next quote one value, and a reader cannot tell: the user should look at the line.
-pub(super) fn multiline_values(raw: &RawInput, columns: &ColumnMap) -> Result<Option<String>> {
-    if raw.inputs.files.iter().all(|f| f.format != Format::Csv) {
-        return Ok(None);
-    }
-    let suspects: Vec<(&str, &StringChunked)> = input::ALL
+/// Values with a line break in a batch read from CSV: how many, and the first (row in the
+/// table, canonical column). Quoted values may hold line breaks, but a stray quote makes the
+/// lines up to the next quote one value, and a reader cannot tell: the user should look.
+pub(super) fn line_breaks(table: &DataFrame) -> Result<Option<(u64, u64, &'static str)>> {
+    let suspects: Vec<(&'static str, &StringChunked)> = table
+        .columns()
         .par_iter()
-        .filter_map(|&canonical| {
-            let text = raw.table.column(canonical).ok()?.str().ok()?;
+        .filter_map(|column| {
+            let canonical = input::ALL.into_iter().find(|c| column.name() == *c)?;
+            let text = matches!(column.dtype(), DataType::String)
+                .then(|| column.str().ok())
+                .flatten()?;
             may_hold_line_break(text).then_some((canonical, text))
         })
         .collect();
-    let (mut count, mut first) = (0u64, None::<(usize, &str)>);
+    let (mut count, mut first) = (0u64, None::<(u64, &'static str)>);
     for (canonical, text) in suspects {
         let breaks = text.contains_literal("\n")?;
         let n = u64::from(breaks.sum().unwrap_or(0));
@@ -30,19 +33,12 @@ pub(super) fn multiline_values(raw: &RawInput, columns: &ColumnMap) -> Result<Op
             continue;
         }
         count += n;
-        let row = breaks.iter().position(|b| b == Some(true)).unwrap_or(0);
+        let row = breaks.iter().position(|b| b == Some(true)).unwrap_or(0) as u64;
         if first.is_none_or(|(r, _)| row < r) {
             first = Some((row, canonical));
         }
     }
-    Ok(first.map(|(row, canonical)| {
-        format!(
-            "{} a line break (the first in column '{}', {}): a quoted value may, but if its opening quote is a stray one, the lines up to the next quote were read as that one value, not as rows",
-            if count == 1 { "1 value holds".to_string() } else { format!("{count} values hold") },
-            columns.source_name(canonical),
-            raw.inputs.locate(row as u64)
-        )
-    }))
+    Ok(first.map(|(row, canonical)| (count, row, canonical)))
 }
 
 /// False when no value of `text` holds a line break; a quick look at the raw bytes (a memchr over
@@ -85,9 +81,9 @@ pub(super) fn date_hint(bad: &str) -> String {
     }
 }
 
-/// The input's value in one row, as text for a message.
-pub(super) fn value_text(raw: &RawInput, canonical: &str, row: usize) -> Result<String> {
-    Ok(match raw.table.column(canonical)?.get(row)? {
+/// A column's value in one row, as text for a message.
+pub(super) fn text_of(column: &Column, row: usize) -> Result<String> {
+    Ok(match column.get(row)? {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => s.to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
@@ -95,26 +91,26 @@ pub(super) fn value_text(raw: &RawInput, canonical: &str, row: usize) -> Result<
     })
 }
 
-/// Refuses a column where too many values fail to parse, naming the first bad one.
+/// Refuses a column where too many of the input's `rows` values fail to parse, naming the first
+/// bad one.
 pub(super) fn check_failures(
-    raw: &RawInput,
-    canonical: &str,
+    inputs: &Inputs,
+    rows: u64,
     user_name: &str,
-    failed: &Column,
+    failures: &Failures,
     max_share: f64,
     expected: impl FnOnce(&str) -> String,
 ) -> Result<()> {
-    let mask = failed.bool()?;
-    let count = mask.sum().unwrap_or(0) as u64;
-    let rows = raw.table.height().max(1) as f64;
-    let share = count as f64 / rows;
+    let count = failures.count;
+    let share = count as f64 / rows.max(1) as f64;
+    let Some((first, value)) = failures.first.clone() else {
+        return Ok(());
+    };
     if count == 0 || share <= max_share {
         return Ok(());
     }
-    let first = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
-    let value = value_text(raw, canonical, first)?;
-    let (index, local) = raw.inputs.file_of(first as u64);
-    let file = &raw.inputs.files[index];
+    let (index, local) = inputs.file_of(first);
+    let file = &inputs.files[index];
     if value.is_empty()
         && file.format == Format::Csv
         && let Some(odd) = crate::io::source::first_short_line(file)

@@ -49,14 +49,13 @@ fn renumber(codes: &mut [Option<u32>], new_code: &[u32]) {
     }
 }
 
-/// Per product code, the name its purchase lines give most often (ties: the smallest text), so
-/// that the name does not depend on which line came first; missing where no purchase line names it.
-fn product_names<'a>(
+/// Per (product code, name), the purchase lines that name the product so: the evidence of
+/// [`best_names`], which adds up over shards.
+fn name_counts(
     codes: &[Option<u32>],
-    names: &'a StringChunked,
+    names: &StringChunked,
     kinds: &Int32Chunked,
-    n_products: usize,
-) -> Vec<Option<&'a str>> {
+) -> Vec<(u32, String, u64)> {
     let purchase = LineKind::Purchase.code();
     let mut counts: PlHashMap<(u32, &str), u64> = PlHashMap::default();
     for ((code, name), kind) in codes.iter().zip(names.iter()).zip(kinds.iter()) {
@@ -66,18 +65,31 @@ fn product_names<'a>(
             *counts.entry((*code, name)).or_default() += 1;
         }
     }
+    let mut out: Vec<(u32, String, u64)> = counts
+        .into_iter()
+        .map(|((code, name), n)| (code, name.to_string(), n))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Per product code, the name its purchase lines give most often (ties: the smallest text), so
+/// that the name does not depend on which line came first; missing where no purchase line names it.
+fn best_names(counts: &[(u32, String, u64)], n_products: usize) -> Vec<Option<String>> {
     let mut best: Vec<Option<(u64, &str)>> = vec![None; n_products];
-    for ((code, name), n) in counts {
-        let slot = &mut best[code as usize];
+    for (code, name, n) in counts {
+        let slot = &mut best[*code as usize];
         let better = match slot {
             None => true,
-            Some((m, other)) => n > *m || (n == *m && name < *other),
+            Some((m, other)) => *n > *m || (*n == *m && name.as_str() < *other),
         };
         if better {
-            *slot = Some((n, name));
+            *slot = Some((*n, name));
         }
     }
-    best.into_iter().map(|b| b.map(|(_, name)| name)).collect()
+    best.into_iter()
+        .map(|b| b.map(|(_, name)| name.to_string()))
+        .collect()
 }
 
 /// A fingerprint of the multiset of lines: the wrapping sum of each line's xxh3-128 over its
@@ -154,6 +166,11 @@ pub struct Dictionaries {
     /// `product_ix` → `product_id` and `product_name` (the name its purchase lines give most
     /// often, ties to the smallest; missing if none), in code order.
     pub products: DataFrame,
+    /// Orders of each customer, by customer code: order codes run through each customer's
+    /// orders in turn.
+    pub orders_per_customer: Vec<u32>,
+    /// Purchase lines per (product code, name), for [`merge`].
+    pub name_counts: Vec<(u32, String, u64)>,
 }
 
 /// Adds `customer_ix`, `order_ix` (one per customer and order key) and `product_ix` to the line
@@ -189,17 +206,27 @@ pub fn encode(lines: &mut DataFrame) -> PolarsResult<Dictionaries> {
                     .collect();
                 let (_, new_order) = sorted(&order_keys);
                 renumber(&mut order_codes, &new_order);
-                (customer_codes, customer_ids, order_codes)
+                let mut orders_per_customer = vec![0u32; customer_ids.len()];
+                for (c, _) in &order_keys {
+                    orders_per_customer[*c as usize] += 1;
+                }
+                (
+                    customer_codes,
+                    customer_ids,
+                    (order_codes, orders_per_customer),
+                )
             },
             || {
                 let (mut product_codes, product_ids) = dense_codes(products.iter());
                 let (product_ids, new_product) = sorted(&product_ids);
                 renumber(&mut product_codes, &new_product);
-                let product_names =
-                    product_names(&product_codes, &names, &kinds, product_ids.len());
-                (product_codes, product_ids, product_names)
+                let counts = name_counts(&product_codes, &names, &kinds);
+                let product_names = best_names(&counts, product_ids.len());
+                (product_codes, product_ids, (product_names, counts))
             },
         );
+    let (order_codes, orders_per_customer) = order_codes;
+    let (product_names, name_counts) = product_names;
 
     let codes = |n: usize| (0..n as u32).collect::<Vec<u32>>();
     let dictionaries = Dictionaries {
@@ -218,6 +245,8 @@ pub fn encode(lines: &mut DataFrame) -> PolarsResult<Dictionaries> {
                 Column::new(line::PRODUCT_NAME.into(), product_names),
             ],
         )?,
+        orders_per_customer,
+        name_counts,
     };
     lines.with_column(Column::new(line::CUSTOMER_IX.into(), customer_codes))?;
     lines.with_column(Column::new(line::ORDER_IX.into(), order_codes))?;
@@ -231,6 +260,129 @@ pub fn encode(lines: &mut DataFrame) -> PolarsResult<Dictionaries> {
         lines.drop_in_place(text)?;
     }
     Ok(dictionaries)
+}
+
+/// From a shard's codes to those of the whole input.
+#[derive(Debug, Default)]
+pub struct Recode {
+    pub customer: Vec<u32>,
+    pub order: Vec<u32>,
+    pub product: Vec<u32>,
+}
+
+impl Recode {
+    /// Replaces the shard's codes in `lines` by the whole input's.
+    pub fn apply(&self, lines: &mut DataFrame) -> PolarsResult<()> {
+        for (name, map) in [
+            (line::CUSTOMER_IX, &self.customer),
+            (line::ORDER_IX, &self.order),
+            (line::PRODUCT_IX, &self.product),
+        ] {
+            let codes: UInt32Chunked = lines
+                .column(name)?
+                .u32()?
+                .iter()
+                .map(|c| c.map(|c| map[c as usize]))
+                .collect();
+            lines.with_column(codes.with_name(name.into()).into_column())?;
+        }
+        Ok(())
+    }
+}
+
+/// The dictionaries of the whole input from those of its shards (each customer in one shard),
+/// and per shard the recoding of its lines: codes follow the sorted text, as if the whole input
+/// had been encoded at once.
+pub fn merge(parts: &[Dictionaries]) -> PolarsResult<(Dictionaries, Vec<Recode>)> {
+    let mut recodes: Vec<Recode> = parts.iter().map(|_| Recode::default()).collect();
+    // Customers: each shard's are sorted and the shards' are disjoint.
+    let mut customers: Vec<(&str, usize, u32)> = Vec::new();
+    for (p, part) in parts.iter().enumerate() {
+        let ids = part.customers.column(line::CUSTOMER_ID)?.str()?;
+        customers.extend(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id.unwrap_or_default(), p, i as u32)),
+        );
+        recodes[p].customer = vec![0; ids.len()];
+    }
+    customers.sort_unstable();
+    let mut customer_ids: Vec<&str> = Vec::with_capacity(customers.len());
+    let mut orders_per_customer: Vec<u32> = Vec::with_capacity(customers.len());
+    for &(id, p, local) in &customers {
+        recodes[p].customer[local as usize] = customer_ids.len() as u32;
+        customer_ids.push(id);
+        orders_per_customer.push(parts[p].orders_per_customer[local as usize]);
+    }
+    // Orders: the whole input's codes run through the customers in code order.
+    let mut first_order = Vec::with_capacity(orders_per_customer.len());
+    let mut next = 0u32;
+    for n in &orders_per_customer {
+        first_order.push(next);
+        next += n;
+    }
+    for (part, recode) in parts.iter().zip(recodes.iter_mut()) {
+        let mut order = Vec::new();
+        for (local, n) in part.orders_per_customer.iter().enumerate() {
+            let base = first_order[recode.customer[local] as usize];
+            order.extend(base..base + n);
+        }
+        recode.order = order;
+    }
+    // Products: in several shards each.
+    let mut products: Vec<(&str, usize, u32)> = Vec::new();
+    for (p, part) in parts.iter().enumerate() {
+        let ids = part.products.column(line::PRODUCT_ID)?.str()?;
+        products.extend(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id.unwrap_or_default(), p, i as u32)),
+        );
+        recodes[p].product = vec![0; ids.len()];
+    }
+    products.sort_unstable();
+    let mut product_ids: Vec<&str> = Vec::new();
+    for &(id, p, local) in &products {
+        if product_ids.last() != Some(&id) {
+            product_ids.push(id);
+        }
+        recodes[p].product[local as usize] = (product_ids.len() - 1) as u32;
+    }
+    let mut name_counts: PlHashMap<(u32, &str), u64> = PlHashMap::default();
+    for (part, recode) in parts.iter().zip(&recodes) {
+        for (code, name, n) in &part.name_counts {
+            *name_counts
+                .entry((recode.product[*code as usize], name.as_str()))
+                .or_default() += n;
+        }
+    }
+    let mut name_counts: Vec<(u32, String, u64)> = name_counts
+        .into_iter()
+        .map(|((code, name), n)| (code, name.to_string(), n))
+        .collect();
+    name_counts.sort_unstable();
+    let product_names = best_names(&name_counts, product_ids.len());
+    let codes = |n: usize| (0..n as u32).collect::<Vec<u32>>();
+    let dictionaries = Dictionaries {
+        customers: DataFrame::new(
+            customer_ids.len(),
+            vec![
+                Column::new(line::CUSTOMER_IX.into(), codes(customer_ids.len())),
+                Column::new(line::CUSTOMER_ID.into(), customer_ids),
+            ],
+        )?,
+        products: DataFrame::new(
+            product_ids.len(),
+            vec![
+                Column::new(line::PRODUCT_IX.into(), codes(product_ids.len())),
+                Column::new(line::PRODUCT_ID.into(), product_ids),
+                Column::new(line::PRODUCT_NAME.into(), product_names),
+            ],
+        )?,
+        orders_per_customer,
+        name_counts,
+    };
+    Ok((dictionaries, recodes))
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@ mod checks;
 mod duplicates;
 pub mod encode;
 pub mod parse;
+mod reading;
+
+pub use reading::Reading;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -212,32 +215,117 @@ const QTY_FAILED: &str = "__quantity_failed";
 const PRICE_FAILED: &str = "__price_failed";
 const NON_PRODUCT: &str = "__non_product";
 const DUPLICATE: &str = "__duplicate";
+/// Before a canonical name: the column's values as read, kept for the quarantine list.
+const RAW_PREFIX: &str = "__raw_";
 
 /// Classifies every row of `raw` and builds the line table: dates, numbers and ids are parsed
 /// (a column with too many unreadable values is refused), each row gets its reason and kind, the
 /// rows are counted by reason, and the kept, non-product and return lines get integer codes.
+/// The whole input in one table: the pipeline reads and cleans in batches and shards
+/// ([`Reading`], [`clean_shard`], [`assemble`]); this is the same cleaning at once.
 pub fn clean(
-    mut raw: RawInput,
+    raw: RawInput,
     columns: &ColumnMap,
     rules: &CleaningRules,
     options: &InputOptions,
     keep_rejected: bool,
 ) -> Result<Cleaned> {
-    let height = raw.table.height();
-    let (mut work, date_notes) = read_dates(&raw, columns, options)?;
-    let mut notes: Vec<String> = checks::multiline_values(&raw, columns)?
-        .into_iter()
-        .collect();
-    notes.extend(date_notes);
-    work.extend(read_numbers(&raw, columns, options)?);
-    work.extend(read_text(&raw)?);
-    let mut work = DataFrame::new(height, work)?;
-    if !keep_rejected {
-        // Every value is parsed and checked: the text as read is needed again only for the
-        // quarantine list. Columns the work table shares (text kept as it was) stay alive.
-        raw.table = DataFrame::empty();
-        crate::memory::release();
+    let exists: Vec<&'static str> = raw.present.iter().chain(&raw.empty).copied().collect();
+    let mut reading = Reading::new(columns, options, exists, keep_rejected)?;
+    let mut work = Vec::new();
+    let mut first_row = 0u64;
+    for (index, (file, rows)) in raw.inputs.files.iter().zip(&raw.inputs.rows).enumerate() {
+        let batch = crate::io::batches::Batch {
+            file: index,
+            first_row,
+            table: raw.table.slice(first_row as i64, *rows as usize),
+            consumed: None,
+        };
+        work.push(reading.read(&batch, file.format)?);
+        first_row += rows;
     }
+    let notes = reading.finish(&raw.inputs, &raw.present)?;
+    let shape = Shape {
+        present: &raw.present,
+        empty: &raw.empty,
+        rules,
+        keep_rejected,
+    };
+    let shard = clean_shard(crate::engine::stack(work)?, &shape)?;
+    let (tx, mut recodes, rejected) = assemble(
+        raw.inputs.clone(),
+        &shape,
+        notes,
+        vec![(shard.summary, shard.rejected)],
+    )?;
+    let mut lines = shard.lines;
+    recodes.remove(0).apply(&mut lines)?;
+    Ok(Cleaned {
+        transactions: tx.with_lines(crate::engine::Lines::one(lines)),
+        rejected,
+    })
+}
+
+/// What the input is like, as every shard's cleaning needs to know it.
+pub struct Shape<'a> {
+    /// Canonical columns that hold values somewhere in the input.
+    pub present: &'a [&'static str],
+    /// Canonical columns that exist but hold nothing: read as if missing.
+    pub empty: &'a [&'static str],
+    pub rules: &'a CleaningRules,
+    pub keep_rejected: bool,
+}
+
+/// A shard's cleaned lines, coded by the shard's own dictionaries, and what [`assemble`] adds up.
+pub struct ShardClean {
+    pub lines: DataFrame,
+    pub summary: ShardSummary,
+    /// Rejected rows: input row, reason, values as read.
+    pub rejected: Option<DataFrame>,
+}
+
+/// The partials of one shard.
+pub struct ShardSummary {
+    pub dictionaries: encode::Dictionaries,
+    counts: [u64; 11],
+    fingerprint: u128,
+    /// Lines of the shard's customer with the most (by the shard's code), and their number.
+    pub largest_customer: (usize, u64),
+}
+
+/// Cleans the parsed rows of one shard ([`Reading::read`]'s tables of the shard's customers,
+/// in input order): each row gets its reason and kind (exact duplicates found among the shard's
+/// rows: equal rows have the same customer), the rows are counted by reason, and the purchase,
+/// non-product and return lines get the shard's codes.
+pub fn clean_shard(mut work: DataFrame, shape: &Shape) -> Result<ShardClean> {
+    let height = work.height();
+    for &canonical in shape.empty {
+        match canonical {
+            input::QUANTITY => {
+                for c in reading::absent_number(canonical, QTY_FAILED, height) {
+                    work.with_column(c)?;
+                }
+            }
+            input::UNIT_PRICE => {
+                for c in reading::absent_number(canonical, PRICE_FAILED, height) {
+                    work.with_column(c)?;
+                }
+            }
+            input::CUSTOMER_ID
+            | input::ORDER_ID
+            | input::PRODUCT_ID
+            | input::PRODUCT_NAME
+            | input::COUNTRY => {
+                work.with_column(Column::full_null(
+                    canonical.into(),
+                    height,
+                    &DataType::String,
+                ))?;
+            }
+            _ => {}
+        }
+    }
+    let rules = shape.rules;
     let non_product = non_products(&work, rules)?;
     work.with_column(non_product.with_name(NON_PRODUCT.into()).into_column())?;
     let duplicate = if rules.drop_duplicates {
@@ -253,193 +341,89 @@ pub fn clean(
     for code in classified.column(line::REASON)?.i32()?.no_null_iter() {
         counts[code as usize] += 1;
     }
-    let accounting = Accounting::from_counts(&counts, height as u64)?;
-    let rejected = if keep_rejected {
-        Some(rejected_rows(&raw, &classified)?)
+    let rejected = if shape.keep_rejected {
+        Some(rejected_rows(&classified)?)
     } else {
         None
     };
-    let mut lines = line_table(classified, raw.has(input::UNIT_PRICE), needs_day_key)?;
+    let mut lines = line_table(
+        classified,
+        shape.present.contains(&input::UNIT_PRICE),
+        needs_day_key,
+    )?;
     let fingerprint = encode::content_fingerprint(&lines)?;
     let dictionaries = encode::encode(&mut lines)?;
-    Ok(Cleaned {
-        transactions: Transactions {
-            inputs: raw.inputs.clone(),
-            present: raw.present.clone(),
-            empty: raw.empty.clone(),
-            lines: crate::engine::Lines::one(lines),
-            customers: dictionaries.customers,
-            products: dictionaries.products,
-            lines_fingerprint: format!("{fingerprint:032x}"),
-            accounting,
-            notes,
-            activity_by_day: Default::default(),
+    let mut per_customer = vec![0u64; dictionaries.customers.height()];
+    crate::engine::count_lines_per_customer(&lines, &mut per_customer)?;
+    let largest_customer = per_customer
+        .iter()
+        .enumerate()
+        .max_by_key(|&(i, n)| (*n, std::cmp::Reverse(i)))
+        .map_or((0, 0), |(i, n)| (i, *n));
+    Ok(ShardClean {
+        lines,
+        summary: ShardSummary {
+            dictionaries,
+            counts,
+            fingerprint,
+            largest_customer,
         },
         rejected,
     })
 }
 
-/// The order dates as timestamps and a failure mask, and the notes on how they were read.
-/// Refuses a column that reads two ways or has too many unreadable dates.
-fn read_dates(
-    raw: &RawInput,
-    columns: &ColumnMap,
-    options: &InputOptions,
-) -> Result<(Vec<Column>, Vec<String>)> {
-    let date_format = options.date_format_used();
-    let time_zone = options.zone().map_err(Error::Usage)?;
-    let date = parse::parse_datetime(
-        raw.table.column(input::ORDER_DATE)?,
-        date_format.as_deref(),
-        time_zone.as_ref(),
-    )?;
-    let date_column = columns.source_name(input::ORDER_DATE);
-    if let Some((row, [(a, format_a), (b, format_b)])) = date.dates.ambiguous {
-        return Err(raw.inputs.error_at(
-            row as u64,
-            Some(date_column),
-            format!(
-                "'{}' reads as {a} and as {b}, and every date in the column fits both; \
-                 say which with --date-format \"{format_a}\" or \"{format_b}\" (or input.date_format)",
-                checks::value_text(raw, input::ORDER_DATE, row)?
-            ),
-        ));
-    }
-    let expected = match date.dates.detected {
-        Some((name, format)) => format!(
-            "a date as {name} ({format}), the format of this column's first values (set input.date_format or --date-format)"
-        ),
-        None => {
-            let formats: Vec<&str> = date_format
-                .iter()
-                .map(String::as_str)
-                .chain(parse::DATE_FORMATS)
-                .collect();
-            format!(
-                "a date in one of the formats {formats:?}, optionally with a UTC offset, or a common export format such as 09/12/2011 or 09.12.2011 (set input.date_format or --date-format)"
-            )
+/// The transactions of the whole input from its shards' partials (the lines are added by
+/// [`Transactions::with_lines`]), each shard's recoding to the whole input's codes, and the
+/// rejected rows in input order with their positions.
+pub fn assemble(
+    inputs: Inputs,
+    shape: &Shape,
+    notes: Vec<String>,
+    shards: Vec<(ShardSummary, Option<DataFrame>)>,
+) -> Result<(Transactions, Vec<encode::Recode>, Option<DataFrame>)> {
+    let mut counts = [0u64; 11];
+    let mut fingerprint = 0u128;
+    let mut dictionaries = Vec::with_capacity(shards.len());
+    let mut rejected = Vec::new();
+    for (summary, shard_rejected) in shards {
+        for (total, n) in counts.iter_mut().zip(summary.counts) {
+            *total += n;
         }
+        fingerprint = fingerprint.wrapping_add(summary.fingerprint);
+        dictionaries.push(summary.dictionaries);
+        rejected.extend(shard_rejected);
+    }
+    let rows_read: u64 = inputs.rows.iter().sum();
+    let accounting = Accounting::from_counts(&counts, rows_read)?;
+    let (global, recodes) = encode::merge(&dictionaries)?;
+    drop(dictionaries);
+    let rejected = if shape.keep_rejected {
+        let table = crate::engine::stack(rejected)?;
+        Some(locate_rejected(&inputs, table)?)
+    } else {
+        None
     };
-    checks::check_failures(
-        raw,
-        input::ORDER_DATE,
-        date_column,
-        &date.failed,
-        options.max_unparseable_share,
-        |bad| expected + &checks::date_hint(bad),
-    )?;
-
-    let mut notes = Vec::new();
-    if let (Some(used), Some(given)) = (date.dates.instead_of_user_format, &date_format) {
-        notes.push(format!(
-            "the date format \"{given}\" (--date-format or input.date_format) did not read all of the first 1,000 order dates; \"{used}\" did, and was used"
-        ));
-    }
-    if let Some((name, format)) = date.dates.detected {
-        notes.push(format!(
-            "order dates read as {name} ({format}): no ISO 8601 format fits them; --date-format overrides"
-        ));
-    }
-    if date.dates.zoned > 0 {
-        let n = date.dates.zoned;
-        notes.push(match &options.time_zone {
-            Some(tz) => format!(
-                "{n} order dates carry a UTC offset or time zone: converted to {tz} local time"
-            ),
-            None => format!(
-                "{n} order dates carry a UTC offset or time zone: their local time as written is used (--time-zone converts them to one zone)"
-            ),
-        });
-    }
-    let work = vec![
-        date.values.with_name(line::ORDER_TS.into()),
-        date.failed.with_name(DATE_FAILED.into()),
-    ];
-    Ok((work, notes))
+    let tx = Transactions {
+        inputs,
+        present: shape.present.to_vec(),
+        empty: shape.empty.to_vec(),
+        lines: crate::engine::Lines::one(DataFrame::empty()),
+        customers: global.customers,
+        products: global.products,
+        lines_fingerprint: format!("{fingerprint:032x}"),
+        accounting,
+        notes,
+        activity_by_day: Default::default(),
+    };
+    Ok((tx, recodes, rejected))
 }
 
-/// Quantity and unit price as numbers with their failure masks. Without a quantity column every
-/// line is one unit; without prices the price is missing. Refuses a column with too many
-/// unreadable values.
-fn read_numbers(
-    raw: &RawInput,
-    columns: &ColumnMap,
-    options: &InputOptions,
-) -> Result<Vec<Column>> {
-    let height = raw.table.height();
-    let mut work = Vec::with_capacity(4);
-    for (canonical, flag) in [
-        (input::QUANTITY, QTY_FAILED),
-        (input::UNIT_PRICE, PRICE_FAILED),
-    ] {
-        if raw.has(canonical) {
-            let parsed = parse::parse_number(raw.table.column(canonical)?, options.decimal_comma)?;
-            let expected = |bad: &str| {
-                if options.decimal_comma {
-                    "a number with a decimal comma such as 12 or 2,55 (--decimal-comma is set)"
-                } else if bad.contains(',') && parse::decimal_comma_number(bad).is_some() {
-                    "a number such as 12 or 2.55; values like this one use a decimal comma: pass --decimal-comma (input.decimal_comma = true)"
-                } else {
-                    "a number such as 12 or 2.55"
-                }
-                .to_string()
-            };
-            checks::check_failures(
-                raw,
-                canonical,
-                columns.source_name(canonical),
-                &parsed.failed,
-                options.max_unparseable_share,
-                expected,
-            )?;
-            work.push(parsed.values.with_name(canonical.into()));
-            work.push(parsed.failed.with_name(flag.into()));
-        } else {
-            let default = if canonical == input::QUANTITY {
-                Some(1.0)
-            } else {
-                None
-            };
-            work.push(Column::new_scalar(
-                canonical.into(),
-                Scalar::new(
-                    DataType::Float64,
-                    default.map_or(AnyValue::Null, AnyValue::Float64),
-                ),
-                height,
-            ));
-            work.push(Column::new_scalar(flag.into(), Scalar::from(false), height));
-        }
+impl Transactions {
+    /// These transactions with their line table.
+    pub fn with_lines(mut self, lines: crate::engine::Lines) -> Transactions {
+        self.lines = lines;
+        self
     }
-    Ok(work)
-}
-
-/// The text columns: ids trimmed, empty ids missing, float-style customer ids (`17850.0`) read as
-/// `17850`; a column the input lacks is all missing.
-fn read_text(raw: &RawInput) -> Result<Vec<Column>> {
-    let table = &raw.table;
-    [
-        input::CUSTOMER_ID,
-        input::ORDER_ID,
-        input::PRODUCT_ID,
-        input::PRODUCT_NAME,
-        input::COUNTRY,
-    ]
-    .into_iter()
-    .map(|canonical| {
-        Ok(if raw.has(canonical) {
-            match canonical {
-                input::CUSTOMER_ID => parse::normalise_id(table.column(canonical)?, true)?,
-                input::ORDER_ID | input::PRODUCT_ID => {
-                    parse::normalise_id(table.column(canonical)?, false)?
-                }
-                _ => table.column(canonical)?.cast(&DataType::String)?,
-            }
-        } else {
-            Column::full_null(canonical.into(), table.height(), &DataType::String)
-        })
-    })
-    .collect()
 }
 
 /// True where the product code is in the non-product list or starts with one of its prefixes.
@@ -539,7 +523,6 @@ fn classify(work: DataFrame, rules: &CleaningRules) -> Result<DataFrame> {
         .otherwise(kind_code(LineKind::Ignored));
     Ok(work
         .lazy()
-        .with_row_index(line::ROW, None)
         .with_column(reason.alias(line::REASON))
         .with_column(kind.alias(line::KIND))
         .collect()?)
@@ -596,51 +579,74 @@ fn line_table(classified: DataFrame, priced_input: bool, needs_day_key: bool) ->
         .collect()?)
 }
 
-/// Every rejected row as read, with its position and reason; from an input of several files, the
-/// file first.
-fn rejected_rows(raw: &RawInput, classified: &DataFrame) -> Result<DataFrame> {
+/// Every rejected row of a shard: its input row, reason and values as read.
+fn rejected_rows(classified: &DataFrame) -> Result<DataFrame> {
     let reasons = classified.column(line::REASON)?.i32()?;
     let mask: BooleanChunked = reasons.no_null_iter().map(|c| Some(c != 0)).collect();
-    let mut picked = raw.table.filter(&mask)?;
-    let rows = classified.column(line::ROW)?.filter(&mask)?;
-    let files = &raw.inputs.files;
-    let name = if files.iter().all(|f| f.format == Format::Csv) {
+    let picked = classified.filter(&mask)?;
+    let reason_names: StringChunked = picked
+        .column(line::REASON)?
+        .i32()?
+        .no_null_iter()
+        .map(|c| Some(Reason::from_code(c).map_or("unknown", Reason::name)))
+        .collect();
+    let mut out = vec![
+        picked.column(line::ROW)?.clone(),
+        reason_names.with_name("reason".into()).into_column(),
+    ];
+    for canonical in input::ALL {
+        if let Ok(column) = picked.column(&format!("{RAW_PREFIX}{canonical}")) {
+            out.push(column.clone().with_name(canonical.into()));
+        }
+    }
+    Ok(DataFrame::new(picked.height(), out)?)
+}
+
+/// The rejected rows of every shard in input order, their input row replaced by the position
+/// in their file (`line` for CSV, `row` for Parquet), and from an input of several files, the
+/// file first.
+fn locate_rejected(inputs: &Inputs, table: DataFrame) -> Result<DataFrame> {
+    let name = if inputs.files.iter().all(|f| f.format == Format::Csv) {
         "line"
-    } else if files.iter().all(|f| f.format == Format::Parquet) {
+    } else if inputs.files.iter().all(|f| f.format == Format::Parquet) {
         "row"
     } else {
         "line_or_row"
     };
-    let rows: Vec<u64> = rows.idx()?.no_null_iter().map(|r| r as u64).collect();
-    let located = raw.inputs.locate_all(&rows);
+    if table.width() == 0 {
+        let mut out = Vec::new();
+        if inputs.many() {
+            out.push(Column::new_empty("file".into(), &DataType::String));
+        }
+        out.push(Column::new_empty(name.into(), &DataType::UInt64));
+        out.push(Column::new_empty("reason".into(), &DataType::String));
+        return Ok(DataFrame::new(0, out)?);
+    }
+    let table = table.sort([line::ROW], SortMultipleOptions::default())?;
+    let rows: Vec<u64> = table
+        .column(line::ROW)?
+        .idx()?
+        .no_null_iter()
+        .map(|r| r as u64)
+        .collect();
+    let located = inputs.locate_all(&rows);
     let positions: UInt64Chunked = located
         .iter()
         .map(|at| match at.position {
             Position::Line(n) | Position::Row(n) => Some(n),
         })
         .collect();
-    let file_names: Option<StringChunked> = raw.inputs.many().then(|| {
-        located
+    let mut out: Vec<Column> = Vec::new();
+    if inputs.many() {
+        let names: StringChunked = located
             .iter()
             .map(|at| Some(at.file.path.display().to_string()))
-            .collect()
-    });
-    let reason_names: StringChunked = reasons
-        .filter(&mask)?
-        .no_null_iter()
-        .map(|c| Some(Reason::from_code(c).map_or("unknown", Reason::name)))
-        .collect();
-    let mut out: Vec<Column> = file_names
-        .map(|names| names.with_name("file".into()).into_column())
-        .into_iter()
-        .collect();
-    out.push(positions.with_name(name.into()).into_column());
-    out.push(reason_names.with_name("reason".into()).into_column());
-    for canonical in input::ALL {
-        if let Ok(column) = picked.column(canonical) {
-            out.push(column.cast(&DataType::String)?);
-        }
+            .collect();
+        out.push(names.with_name("file".into()).into_column());
     }
-    picked = DataFrame::new(mask.sum().unwrap_or(0) as usize, out)?;
-    Ok(picked)
+    out.push(positions.with_name(name.into()).into_column());
+    for column in table.columns().iter().skip(1) {
+        out.push(column.clone());
+    }
+    Ok(DataFrame::new(table.height(), out)?)
 }

@@ -212,6 +212,24 @@ pub fn parse_datetime(
     user_format: Option<&str>,
     time_zone: Option<&TimeZone>,
 ) -> PolarsResult<Parsed> {
+    parse_datetime_sampled(raw, user_format, time_zone, None)
+}
+
+/// The first 1,000 values of a date column that hold something: the sample formats are judged
+/// on. A column read in batches is judged on the sample of its first batch, so that every batch
+/// chooses alike.
+pub fn date_sample(raw: &Column) -> PolarsResult<Column> {
+    Ok(raw.cast(&DataType::String)?.drop_nulls().head(Some(1000)))
+}
+
+/// As [`parse_datetime`], with formats judged on `sample` ([`date_sample`] of the column's first
+/// batch) instead of this column's own first values, when given.
+pub fn parse_datetime_sampled(
+    raw: &Column,
+    user_format: Option<&str>,
+    time_zone: Option<&TimeZone>,
+    sample: Option<&Column>,
+) -> PolarsResult<Parsed> {
     let target = DataType::Datetime(TimeUnit::Microseconds, None);
     match raw.dtype() {
         DataType::Datetime(_, Some(_)) => {
@@ -249,7 +267,11 @@ pub fn parse_datetime(
         })
     };
     let mut text = raw.cast(&DataType::String)?;
-    if let Some(best) = best_format(&text, &formats)? {
+    let mut sample = match sample {
+        Some(sample) => sample.clone(),
+        None => date_sample(&text)?,
+    };
+    if let Some(best) = best_format(&sample, &formats)? {
         let values = parse_with(&text, best)?;
         let failed = failed_mask(&text, &values)?;
         if !failed.bool()?.any() {
@@ -265,6 +287,7 @@ pub fn parse_datetime(
     }
     // Some values do not parse as they are: trim them, take offsets off, try every format.
     text = trimmed(&text)?;
+    sample = trimmed(&sample)?;
     let has_offset = text.str()?.contains(OFFSET, true)?;
     let mut dates = DateReading {
         zoned: u64::from(has_offset.sum().unwrap_or(0)),
@@ -276,14 +299,15 @@ pub fn parse_datetime(
         offsets = Some(text.str()?.extract(&pattern, 2)?);
         text = text.str()?.replace(OFFSET, "$1")?.into_column();
     }
+    sample = sample.str()?.replace(OFFSET, "$1")?.into_column();
     let mut values = None;
-    if user_format.is_none() && best_format(&text, &formats)?.is_none() {
-        values = detect_export_format(&text, &mut dates)?;
+    if user_format.is_none() && best_format(&sample, &formats)?.is_none() {
+        values = detect_export_format(&text, &sample, &mut dates)?;
     }
     let mut values = match values {
         Some(values) => values,
         None => {
-            let (values, best) = parse_family(&text, &formats)?;
+            let (values, best) = parse_family(&text, &sample, &formats)?;
             dates.instead_of_user_format = instead(best);
             values
         }
@@ -299,16 +323,20 @@ pub fn parse_datetime(
     })
 }
 
-/// The first format that reads a sample of the column in full, if any.
-fn best_format<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<Option<&'a str>> {
-    let (format, failed) = fewest_failures(text, formats)?;
+/// The first format that reads the sample in full, if any.
+fn best_format<'a>(sample: &Column, formats: &[&'a str]) -> PolarsResult<Option<&'a str>> {
+    let (format, failed) = fewest_failures(sample, formats)?;
     Ok((failed == 0).then_some(format))
 }
 
-/// Parses text with the format that reads a sample in full (or, failing that, most of it), then
-/// the others on what failed. Returns the values and that format.
-fn parse_family<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(Column, &'a str)> {
-    let best = most_read(text, formats)?;
+/// Parses text with the format that reads the sample in full (or, failing that, most of it),
+/// then the others on what failed. Returns the values and that format.
+fn parse_family<'a>(
+    text: &Column,
+    sample: &Column,
+    formats: &[&'a str],
+) -> PolarsResult<(Column, &'a str)> {
+    let best = most_read(sample, formats)?;
     let mut values = parse_with(text, best)?;
     if failed_mask(text, &values)?.bool()?.any() {
         for format in formats.iter().filter(|f| **f != best) {
@@ -327,8 +355,8 @@ fn most_read<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<&'a str> {
 
 /// The first format that reads all of a 1,000-value sample of the column, else the first of those
 /// that fail least, with its number of failures in the sample.
-fn fewest_failures<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(&'a str, usize)> {
-    let sample = text.drop_nulls().head(Some(1000));
+fn fewest_failures<'a>(sample: &Column, formats: &[&'a str]) -> PolarsResult<(&'a str, usize)> {
+    let sample = sample.drop_nulls();
     let mut best = (formats[0], usize::MAX);
     for format in formats {
         let failed = parse_with(&sample, format)?.null_count();
@@ -346,13 +374,17 @@ fn fewest_failures<'a>(text: &Column, formats: &[&'a str]) -> PolarsResult<(&'a 
 /// of a sample (its formats together). When several do (day-first and month-first), the one that reads most of the
 /// whole column wins; a tie between two that mean different dates is recorded in `dates` as
 /// ambiguous (the values returned are then the first family's, and must not be used).
-fn detect_export_format(text: &Column, dates: &mut DateReading) -> PolarsResult<Option<Column>> {
-    let sample = text.drop_nulls().head(Some(1000));
+fn detect_export_format(
+    text: &Column,
+    sample: &Column,
+    dates: &mut DateReading,
+) -> PolarsResult<Option<Column>> {
+    let sample = sample.drop_nulls();
     let mut fits = Vec::new();
     for (name, family) in EXPORT_FORMATS {
         // A stray bad value (`N/A`) in the sample must not hide the format of all the others.
-        if parse_family(&sample, family)?.0.null_count() * 100 <= sample.len() {
-            let (values, format) = parse_family(text, family)?;
+        if parse_family(&sample, &sample, family)?.0.null_count() * 100 <= sample.len() {
+            let (values, format) = parse_family(text, &sample, family)?;
             let read = values.len() - values.null_count();
             fits.push((read, name, format, values));
         }

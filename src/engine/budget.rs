@@ -44,44 +44,21 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// What the line table weighs and the largest customer's share of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Load {
-    /// Bytes of the whole line table in memory.
-    pub bytes: u64,
-    pub lines: u64,
-    /// Lines of the customer with the most; all of them are in one shard.
-    pub largest_customer_lines: u64,
-}
-
-/// The shard count: `given`, or the fewest shards whose lines, times [`WORK_FACTOR`], fit in
-/// `limit` bytes. Refuses a budget in which the largest customer's lines alone do not fit.
-pub fn shard_count(
-    load: Load,
-    limit: u64,
-    given: Option<usize>,
-    largest_customer: &str,
-) -> Result<usize> {
-    let per_line = load.bytes.div_ceil(load.lines.max(1));
-    let largest = load.largest_customer_lines * per_line * WORK_FACTOR;
-    if given.is_none() && largest > limit {
-        return Err(Error::Usage(format!(
-            "customer '{largest_customer}' has {} lines, which need about {} MiB to work on in \
-             one shard (a customer's lines are never split); the memory budget is {} MiB: raise \
-             --memory-limit (engine.memory_limit) to at least {} MiB",
-            load.largest_customer_lines,
-            largest.div_ceil(1 << 20),
-            limit >> 20,
-            largest.div_ceil(1 << 20)
-        )));
+/// Refuses a budget in which the largest customer's lines (`lines` of `per_line` bytes), times
+/// [`WORK_FACTOR`], do not fit: a customer's lines are never split over shards.
+pub fn check_largest(customer: &str, lines: u64, per_line: u64, limit: u64) -> Result<()> {
+    let need = lines * per_line * WORK_FACTOR;
+    if need <= limit {
+        return Ok(());
     }
-    Ok(match given {
-        Some(k) => k.clamp(1, MAX_SHARDS),
-        None => {
-            let need = load.bytes.saturating_mul(WORK_FACTOR);
-            (need.div_ceil(limit.max(1)) as usize).clamp(1, MAX_SHARDS)
-        }
-    })
+    Err(Error::Usage(format!(
+        "customer '{customer}' has {lines} lines, which need about {} MiB to work on in one \
+         shard (a customer's lines are never split); the memory budget is {} MiB: raise \
+         --memory-limit (engine.memory_limit) to at least {} MiB",
+        need.div_ceil(1 << 20),
+        limit >> 20,
+        need.div_ceil(1 << 20)
+    )))
 }
 
 #[cfg(test)]
@@ -105,22 +82,16 @@ mod tests {
     }
 
     #[test]
-    fn shards_grow_with_the_lines_and_the_largest_customer_must_fit() {
-        let load = Load {
-            bytes: 100 << 20,
-            lines: 1_000_000,
-            largest_customer_lines: 1000,
-        };
-        // 800 MiB of work in a 6 GiB budget: one shard; in 100 MiB: eight.
-        assert_eq!(shard_count(load, 6 << 30, None, "x").unwrap(), 1);
-        assert_eq!(shard_count(load, 100 << 20, None, "x").unwrap(), 8);
-        assert_eq!(shard_count(load, 100 << 20, Some(3), "x").unwrap(), 3);
+    fn the_largest_customer_must_fit_the_budget() {
         // 1000 lines of 105 bytes, times 8: about 0.8 MiB.
-        let err = shard_count(load, 512 << 10, None, "C-17")
+        assert!(check_largest("C-17", 1000, 105, 1 << 20).is_ok());
+        let err = check_largest("C-17", 1000, 105, 512 << 10)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("'C-17' has 1000 lines") && err.contains("--memory-limit"),
+            err.contains("'C-17' has 1000 lines")
+                && err.contains("--memory-limit")
+                && err.contains("at least 1 MiB"),
             "{err}"
         );
     }

@@ -8,12 +8,14 @@
 //! a shard's lines index the same dictionaries.
 
 pub mod budget;
+pub mod ingest;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::*;
 
+use crate::clean::encode::Recode;
 use crate::error::{Error, Result};
 use crate::schema::line;
 
@@ -31,8 +33,9 @@ pub fn shard_of(id: &str, shards: usize) -> usize {
 #[derive(Debug)]
 enum Shard {
     Memory(DataFrame),
-    /// A Parquet file in the work directory, with its line count.
-    Spilled(PathBuf, usize),
+    /// A Parquet file in the work directory, with its line count and the recoding of its
+    /// shard's codes to the whole input's.
+    Spilled(PathBuf, usize, Arc<Recode>),
 }
 
 /// The line table (columns in [`crate::schema::line`]), whole or in shards.
@@ -44,6 +47,13 @@ pub struct Lines {
     _work: Option<Arc<tempfile::TempDir>>,
 }
 
+/// A shard's lines as the cleaning left them: in memory, coded as the whole input, or spilled
+/// with the shard's own codes and their recoding.
+pub enum Stored {
+    Memory(DataFrame),
+    Spilled(PathBuf, usize),
+}
+
 impl Lines {
     /// The whole table as one shard in memory.
     pub fn one(table: DataFrame) -> Lines {
@@ -53,71 +63,26 @@ impl Lines {
         }
     }
 
-    /// The lines in `k` shards by the shard of each line's customer (`customer_ids`, by
-    /// customer code), spilled into a new work directory in `work_in` when `k > 1`. Each shard
-    /// keeps the lines in table order.
-    pub fn reshard(self, customer_ids: &StringChunked, k: usize, work_in: &Path) -> Result<Lines> {
-        if k <= 1 && self.shard_count() == 1 {
-            return Ok(self);
-        }
-        let table = match Arc::try_unwrap(self.shards) {
-            Ok(mut shards) if shards.len() == 1 => match shards.pop() {
-                Some(Shard::Memory(table)) => table,
-                _ => unreachable!("one shard"),
-            },
-            Ok(shards) => Lines {
-                shards: Arc::new(shards),
-                _work: self._work,
-            }
-            .whole()?,
-            Err(shards) => Lines {
-                shards,
-                _work: self._work,
-            }
-            .whole()?,
-        };
-        Lines::split(table, customer_ids, k, work_in)
-    }
-
-    /// Splits `table` as [`Lines::reshard`] does.
-    pub fn split(
-        table: DataFrame,
-        customer_ids: &StringChunked,
-        k: usize,
-        work_in: &Path,
+    /// Shards cleaned one by one ([`ingest`]), with the recoding of each and the work directory
+    /// holding the spilled ones.
+    pub fn from_stored(
+        stored: Vec<Stored>,
+        recodes: Vec<Recode>,
+        work: Option<tempfile::TempDir>,
     ) -> Result<Lines> {
-        if k <= 1 {
-            return Ok(Lines::one(table));
+        let mut shards = Vec::with_capacity(stored.len());
+        for (shard, recode) in stored.into_iter().zip(recodes) {
+            shards.push(match shard {
+                Stored::Memory(mut table) => {
+                    recode.apply(&mut table)?;
+                    Shard::Memory(table)
+                }
+                Stored::Spilled(path, height) => Shard::Spilled(path, height, Arc::new(recode)),
+            });
         }
-        remove_stale(work_in);
-        let work = tempfile::Builder::new()
-            .prefix(&format!("{WORK_PREFIX}{}-", std::process::id()))
-            .tempdir_in(work_in)
-            .map_err(|e| work_error(work_in, &e))?;
-        let of_customer: Vec<u32> = customer_ids
-            .iter()
-            .map(|id| shard_of(id.unwrap_or_default(), k) as u32)
-            .collect();
-        let shard: UInt32Chunked = table
-            .column(line::CUSTOMER_IX)?
-            .u32()?
-            .iter()
-            .map(|c| c.map(|c| of_customer[c as usize]))
-            .collect();
-        let mut shards = Vec::with_capacity(k);
-        for s in 0..k as u32 {
-            let mask = shard.equal(s);
-            let mut part = table.filter(&mask)?;
-            let path = work.path().join(format!("shard-{s:04}.parquet"));
-            let height = part.height();
-            spill(&mut part, &path)?;
-            shards.push(Shard::Spilled(path, height));
-        }
-        drop(table);
-        crate::memory::release();
         Ok(Lines {
             shards: Arc::new(shards),
-            _work: Some(Arc::new(work)),
+            _work: work.map(Arc::new),
         })
     }
 
@@ -132,7 +97,7 @@ impl Lines {
             .iter()
             .map(|s| match s {
                 Shard::Memory(t) => t.height(),
-                Shard::Spilled(_, h) => *h,
+                Shard::Spilled(_, h, _) => *h,
             })
             .sum()
     }
@@ -152,8 +117,9 @@ impl Lines {
                     out.push(f(table)?);
                     table.height()
                 }
-                Shard::Spilled(path, height) => {
-                    let table = read_back(path)?;
+                Shard::Spilled(path, height, recode) => {
+                    let mut table = read_back(path)?;
+                    recode.apply(&mut table)?;
                     out.push(f(&table)?);
                     drop(table);
                     crate::memory::release();
@@ -200,7 +166,7 @@ pub fn stack(parts: Vec<DataFrame>) -> Result<DataFrame> {
 /// gone) is removed by the next run that spills into the same directory.
 pub const WORK_PREFIX: &str = ".retain-work-";
 
-fn work_error(path: &Path, e: &std::io::Error) -> Error {
+pub(crate) fn work_error(path: &Path, e: &std::io::Error) -> Error {
     Error::Output {
         path: path.to_path_buf(),
         source: std::io::Error::new(
@@ -210,11 +176,20 @@ fn work_error(path: &Path, e: &std::io::Error) -> Error {
     }
 }
 
-fn spill(part: &mut DataFrame, path: &Path) -> Result<()> {
+/// Writes a shard's lines (uncompressed: they are read back often, and most columns are codes).
+pub(crate) fn spill(part: &mut DataFrame, path: &Path) -> Result<()> {
+    spill_with(part, path, ParquetCompression::Uncompressed)
+}
+
+pub(crate) fn spill_with(
+    part: &mut DataFrame,
+    path: &Path,
+    compression: ParquetCompression,
+) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| work_error(path, &e))?;
     let mut writer = std::io::BufWriter::new(file);
     ParquetWriter::new(&mut writer)
-        .with_compression(ParquetCompression::Uncompressed)
+        .with_compression(compression)
         .finish(part)
         .map_err(|e| match e {
             PolarsError::IO { error, .. } => work_error(path, &error),
@@ -227,7 +202,7 @@ fn spill(part: &mut DataFrame, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn read_back(path: &Path) -> Result<DataFrame> {
+pub(crate) fn read_back(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| work_error(path, &e))?;
     Ok(ParquetReader::new(file).finish()?)
 }
@@ -271,36 +246,5 @@ mod tests {
         assert!(a < 7);
         assert_eq!(a, shard_of("17850", 7));
         assert_eq!(shard_of("anything", 1), 0);
-    }
-
-    #[test]
-    fn split_shards_hold_every_line_once_with_one_customer_in_one_shard() {
-        let ids = StringChunked::from_slice("id".into(), &["a", "b", "c", "d", "e"]);
-        let cix: Vec<u32> = (0..50).map(|i| i % 5).collect();
-        let table =
-            df!(line::CUSTOMER_IX => cix, line::ROW => (0..50u32).collect::<Vec<_>>()).unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let lines = Lines::split(table, &ids, 3, root.path()).unwrap();
-        assert_eq!(lines.shard_count(), 3);
-        assert_eq!(lines.height(), 50);
-        let parts = lines
-            .each("test", |t| {
-                let c = t.column(line::CUSTOMER_IX)?.u32()?;
-                Ok(c.into_no_null_iter().collect::<Vec<u32>>())
-            })
-            .unwrap();
-        for (s, part) in parts.iter().enumerate() {
-            for &c in part {
-                assert_eq!(shard_of(["a", "b", "c", "d", "e"][c as usize], 3), s);
-            }
-        }
-        let whole = lines.whole().unwrap();
-        assert_eq!(whole.height(), 50);
-        drop(lines);
-        assert_eq!(
-            std::fs::read_dir(root.path()).unwrap().count(),
-            0,
-            "work dir removed"
-        );
     }
 }

@@ -1,5 +1,6 @@
 //! Reading transaction files and writing output files atomically.
 
+pub mod batches;
 pub mod decode;
 pub mod header;
 pub mod inputs;

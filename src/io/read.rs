@@ -14,10 +14,10 @@ use polars::prelude::*;
 use crate::config::Config;
 use crate::error::{Error, Location, Position, Result};
 use crate::io::header;
-use crate::io::inputs::{self, Inputs, Source};
+use crate::io::inputs::Inputs;
 pub use crate::io::source::{Format, InputFile};
 use crate::io::source::{first_malformed, first_open_quote, first_ragged_line};
-use crate::io::text::{self, TextForm};
+use crate::io::text;
 use crate::schema::input;
 
 /// The input as read: canonical column names, values as the files hold them, the rows of each
@@ -38,10 +38,10 @@ impl RawInput {
     }
 }
 
-const REQUIRED: [&str; 2] = [input::CUSTOMER_ID, input::ORDER_DATE];
+pub(crate) const REQUIRED: [&str; 2] = [input::CUSTOMER_ID, input::ORDER_DATE];
 
 /// Detects the format from the first bytes (Parquet files start with `PAR1`).
-fn sniff(path: &Path) -> Result<Format> {
+pub(crate) fn sniff(path: &Path) -> Result<Format> {
     let meta = std::fs::metadata(path).map_err(|e| Error::input(path, describe_io(&e)))?;
     if meta.is_dir() {
         return Err(Error::input(
@@ -78,7 +78,7 @@ fn describe_io(e: &std::io::Error) -> String {
 /// Turns a polars read failure into an input error that names the file and says what it
 /// expected. `read` is the file polars read (a UTF-8 copy of `file`'s path, or that path), and
 /// `names` the header's names when they were read.
-fn read_error(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) -> Error {
+pub(crate) fn read_error(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) -> Error {
     // A message about the copy is about the user's file.
     let full = e.to_string().replace(
         read.to_string_lossy().as_ref(),
@@ -154,7 +154,7 @@ fn not_utf8(file: &InputFile, names: &[&str], polars_text: &str) -> Error {
 
 /// Names the line behind a failed CSV read when it can be found: a stray quote that swallows
 /// line breaks, or a line with more fields than the header (whichever comes first).
-fn csv_failure(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) -> Error {
+pub(crate) fn csv_failure(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) -> Error {
     if file.format != Format::Csv {
         return read_error(file, read, names, e);
     }
@@ -197,13 +197,28 @@ fn csv_failure(file: &InputFile, read: &Path, names: &[&str], e: PolarsError) ->
     }
 }
 
-/// Reads the file, directory or glob `given` names and selects the mapped columns under their
-/// canonical names; see [`crate::io::inputs`].
+/// Reads the file, directory or glob `given` names, whole, and selects the mapped columns under
+/// their canonical names; see [`crate::io::inputs`]. The pipeline reads in batches
+/// ([`crate::io::batches`]); this is the same read kept in one table, for tests and notebooks.
 pub fn load(given: &Path, config: &Config) -> Result<RawInput> {
-    let sources = inputs::expand(given)?;
-    let mut parts = Vec::with_capacity(sources.len());
-    for source in &sources {
-        parts.push(load_file(source, config)?);
+    let opened = crate::io::batches::open(given, config)?;
+    let count = opened.len();
+    let mut tables: Vec<Vec<DataFrame>> = vec![Vec::new(); count];
+    let scanned = crate::io::batches::scan(given, opened, usize::MAX / 4, |batch, _| {
+        tables[batch.file].push(batch.table);
+        Ok(())
+    })?;
+    let mut parts = Vec::with_capacity(count);
+    for (index, file_tables) in tables.into_iter().enumerate() {
+        let table = crate::engine::stack(file_tables)?;
+        let file = scanned.inputs.files[index].clone();
+        let rows = scanned.inputs.rows[index];
+        parts.push(RawInput {
+            inputs: Inputs::single(file, rows),
+            present: scanned.present.clone(),
+            empty: scanned.empty.clone(),
+            table,
+        });
     }
     if parts.len() == 1 {
         return Ok(parts.pop().expect("one part"));
@@ -263,32 +278,8 @@ fn combine(given: &Path, parts: Vec<RawInput>) -> Result<RawInput> {
     })
 }
 
-/// Reads one file.
-fn load_file(source: &Source, config: &Config) -> Result<RawInput> {
-    let path = source.path.as_path();
-    let format = sniff(path)?;
-    // polars' readers panic on some damaged files (a Parquet footer with a bad byte): that is the
-    // file's fault, reported as such.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read(source, format, config)
-    }))
-    .unwrap_or_else(|payload| {
-        let kind = match format {
-            Format::Csv => "CSV",
-            Format::Parquet => "Parquet",
-        };
-        Err(Error::input(
-            path,
-            format!(
-                "cannot read as {kind}: the file is damaged (the reader stopped with \"{}\")",
-                crate::error::panic_message(payload.as_ref())
-            ),
-        ))
-    })
-}
-
 /// Whether every value of `column` is missing or blank text. Stops at the first value.
-fn holds_nothing(column: &Column) -> bool {
+pub(crate) fn holds_nothing(column: &Column) -> bool {
     if column.null_count() == column.len() {
         return true;
     }
@@ -314,7 +305,12 @@ fn expected_values(canonical: &str) -> &'static str {
 
 /// Refuses a Parquet column of a nested type (list, array, struct; a Parquet map reads as a list
 /// of structs) mapped to a role: it holds no single value per row to read.
-fn check_plain(path: &Path, canonical: &str, user: &str, dtype: &DataType) -> Result<()> {
+pub(crate) fn check_plain(
+    path: &Path,
+    canonical: &str,
+    user: &str,
+    dtype: &DataType,
+) -> Result<()> {
     if !dtype.is_nested() {
         return Ok(());
     }
@@ -338,142 +334,5 @@ fn check_plain(path: &Path, canonical: &str, user: &str, dtype: &DataType) -> Re
             expected_values(canonical),
             canonical.replace('_', "-")
         ),
-    })
-}
-
-/// The file polars reads: the CSV file itself, or its UTF-8 copy in `dir`.
-fn text_for_polars(
-    path: &Path,
-    form: TextForm,
-    dir: &mut Option<tempfile::TempDir>,
-) -> Result<std::path::PathBuf> {
-    if form.is_native() {
-        return Ok(path.into());
-    }
-    let temp = tempfile::Builder::new()
-        .prefix("retain-input-")
-        .tempdir()
-        .map_err(|e| {
-            Error::Internal(format!(
-                "cannot make a temporary directory for the UTF-8 copy of {}: {e} (TMPDIR chooses where)",
-                path.display()
-            ))
-        })?;
-    let copy = temp.path().join("input.csv");
-    text::transcode(path, form, &copy)?;
-    *dir = Some(temp);
-    Ok(copy)
-}
-
-fn read(source: &Source, format: Format, config: &Config) -> Result<RawInput> {
-    let path = source.path.as_path();
-    let separator = config.input.separator.as_bytes()[0];
-    let text = match format {
-        Format::Csv => text::probe(path, config.input.encoding)?,
-        Format::Parquet => TextForm::default(),
-    };
-    let file = InputFile {
-        path: path.into(),
-        format,
-        separator,
-        text,
-    };
-    // Removed when the table is read, on every way out.
-    let mut copy_dir = None;
-    let read_path = match format {
-        Format::Csv => text_for_polars(path, text, &mut copy_dir)?,
-        Format::Parquet => path.into(),
-    };
-    let pl_path = PlRefPath::new(read_path.to_string_lossy().as_ref());
-    let mut frame = match format {
-        Format::Csv => LazyCsvReader::new(pl_path)
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .with_separator(separator)
-            .with_glob(false)
-            .finish(),
-        Format::Parquet => {
-            let args = ScanArgsParquet {
-                glob: false,
-                ..Default::default()
-            };
-            LazyFrame::scan_parquet(pl_path, args)
-        }
-    }
-    .map_err(|e| read_error(&file, &read_path, &[], e))?;
-    let schema = frame
-        .collect_schema()
-        .map_err(|e| read_error(&file, &read_path, &[], e))?;
-    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-
-    let mut selected = Vec::new();
-    let mut present = Vec::new();
-    for (canonical, user) in config.columns.pairs() {
-        // polars renames a repeated header name to NAME_duplicated_0: which of the two columns
-        // holds the values is then a guess, so it is refused.
-        let again = format!("{user}_duplicated_0");
-        if format == Format::Csv && schema.contains(user) && schema.contains(&again) {
-            let at = |name: &str| schema.index_of(name).map_or(0, |i| i + 1);
-            return Err(Error::input_at(
-                path,
-                Position::Line(1),
-                Some(user),
-                format!(
-                    "the header names '{user}' twice (columns {} and {}), so which one holds {canonical} is a guess; rename one of them",
-                    at(user),
-                    at(&again)
-                ),
-            ));
-        }
-        if let Some(dtype) = schema.get(user) {
-            check_plain(path, canonical, user, dtype)?;
-            selected.push(col(user).alias(canonical));
-            present.push(canonical);
-        } else if let Some(value) = source.partition(user) {
-            // A hive directory above the file names the column.
-            let value = match value {
-                Some(text) => lit(text.to_string()),
-                None => lit(NULL).cast(DataType::String),
-            };
-            selected.push(value.alias(canonical));
-            present.push(canonical);
-        } else if REQUIRED.contains(&canonical) || user != canonical {
-            // A required column, or one the user mapped explicitly, must exist.
-            return Err(Error::input_at(
-                path,
-                Position::Line(1),
-                Some(user),
-                header::missing_column(format, &names, canonical, user, &config.input.separator),
-            ));
-        }
-    }
-    let table = frame
-        .select(selected)
-        .collect()
-        .map_err(|e| csv_failure(&file, &read_path, &names, e))?;
-    drop(copy_dir);
-
-    // A column that exists but holds nothing counts as missing (DESIGN.md, "Input"). Nothing is
-    // a missing value or blank text: a CSV writer that quotes every field writes `""`, which
-    // polars reads as empty text, not as missing.
-    let mut empty = Vec::new();
-    present.retain(|canonical| {
-        let all_null = table
-            .column(canonical)
-            .map(|c| table.height() > 0 && holds_nothing(c))
-            .unwrap_or(true);
-        if all_null && !REQUIRED.contains(canonical) {
-            empty.push(*canonical);
-            false
-        } else {
-            true
-        }
-    });
-    let rows = table.height() as u64;
-    Ok(RawInput {
-        inputs: Inputs::single(file, rows),
-        present,
-        empty,
-        table,
     })
 }

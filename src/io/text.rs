@@ -75,6 +75,59 @@ fn compression(path: &Path) -> io::Result<Compression> {
     })
 }
 
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// As [`open_text`], with the count of the file's own (compressed) bytes read so far: how much
+/// of the file a stretch of text took, to estimate the rows of the rest.
+pub fn open_text_counted(
+    path: &Path,
+    form: TextForm,
+) -> io::Result<(Box<dyn Read>, std::sync::Arc<std::sync::atomic::AtomicU64>)> {
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let file = Counting {
+        inner: File::open(path)?,
+        read: read.clone(),
+    };
+    Ok((text_of(bytes_of(file, form.compression)?, form), read))
+}
+
+fn bytes_of(file: impl Read + 'static, compression: Compression) -> io::Result<Box<dyn Read>> {
+    Ok(match compression {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Compression::Zlib => Box::new(flate2::read::ZlibDecoder::new(file)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
+    })
+}
+
+fn text_of(bytes: Box<dyn Read>, form: TextForm) -> Box<dyn Read> {
+    if form.is_native() {
+        bytes
+    } else {
+        let decoder = (form.encoding != TextEncoding::Utf8)
+            .then(|| decoding(form.encoding).new_decoder_with_bom_removal());
+        Box::new(TextReader::new(
+            bytes,
+            decoder,
+            form.encoding,
+            form.line_ends == LineEnds::Cr,
+        ))
+    }
+}
+
 /// The file's bytes, decompressed.
 fn open_bytes(path: &Path, compression: Compression) -> io::Result<Box<dyn Read>> {
     let file = File::open(path)?;

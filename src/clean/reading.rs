@@ -1,0 +1,384 @@
+//! The first half of cleaning, batch by batch as the input streams in: dates, numbers and ids are
+//! parsed, and what a check on the whole column needs is gathered as evidence that adds up over
+//! batches (failure counts with the first failing row, the date format each batch read, values
+//! with line breaks). [`Reading::finish`] runs the checks on the whole input's evidence.
+
+use polars::prelude::*;
+
+use super::{DATE_FAILED, PRICE_FAILED, QTY_FAILED, RAW_PREFIX, checks, parse};
+use crate::config::{ColumnMap, InputOptions};
+use crate::error::{Error, Result};
+use crate::io::batches::Batch;
+use crate::io::inputs::Inputs;
+use crate::io::read::Format;
+use crate::schema::{input, line};
+
+/// Unreadable values of one column: how many, and the first (input row, text).
+#[derive(Debug, Default, Clone)]
+pub(super) struct Failures {
+    pub count: u64,
+    pub first: Option<(u64, String)>,
+}
+
+impl Failures {
+    fn add(&mut self, failed: &Column, raw: &Column, first_row: u64) -> Result<()> {
+        let mask = failed.bool()?;
+        let n = u64::from(mask.sum().unwrap_or(0));
+        if n == 0 {
+            return Ok(());
+        }
+        self.count += n;
+        if self.first.is_none() {
+            let at = mask.iter().position(|v| v == Some(true)).unwrap_or(0);
+            self.first = Some((first_row + at as u64, checks::text_of(raw, at)?));
+        }
+        Ok(())
+    }
+}
+
+/// A date format family's name and the format that read most of it.
+type DateFamily = (&'static str, &'static str);
+
+/// How one batch's dates were read.
+#[derive(Debug, Clone)]
+struct DateBatch {
+    first_row: u64,
+    detected: Option<(&'static str, &'static str)>,
+}
+
+/// Parses the input batch by batch and gathers the evidence of [`Reading::finish`].
+pub struct Reading<'a> {
+    columns: &'a ColumnMap,
+    options: &'a InputOptions,
+    /// Canonical columns some file of the input has.
+    exists: Vec<&'static str>,
+    /// Keep the values as read (for the quarantine list), in columns named [`RAW_PREFIX`] + name.
+    keep_raw: bool,
+    date_format: Option<String>,
+    time_zone: Option<TimeZone>,
+    /// The first text batch's date sample: every batch judges formats on it.
+    date_sample: Option<Column>,
+    rows: u64,
+    date_failures: Failures,
+    quantity_failures: Failures,
+    price_failures: Failures,
+    zoned: u64,
+    instead_of_user_format: Option<&'static str>,
+    /// The first ambiguous date: input row, the value, the two readings.
+    ambiguous: Option<(u64, String, [DateFamily; 2])>,
+    date_batches: Vec<DateBatch>,
+    /// Values with a line break: how many, and the first (input row, canonical column).
+    multiline: (u64, Option<(u64, &'static str)>),
+    any_csv: bool,
+}
+
+impl<'a> Reading<'a> {
+    pub fn new(
+        columns: &'a ColumnMap,
+        options: &'a InputOptions,
+        exists: Vec<&'static str>,
+        keep_raw: bool,
+    ) -> Result<Reading<'a>> {
+        Ok(Reading {
+            columns,
+            options,
+            exists,
+            keep_raw,
+            date_format: options.date_format_used(),
+            time_zone: options.zone().map_err(Error::Usage)?,
+            date_sample: None,
+            rows: 0,
+            date_failures: Failures::default(),
+            quantity_failures: Failures::default(),
+            price_failures: Failures::default(),
+            zoned: 0,
+            instead_of_user_format: None,
+            ambiguous: None,
+            date_batches: Vec::new(),
+            multiline: (0, None),
+            any_csv: false,
+        })
+    }
+
+    /// The batch's values parsed: the input row ([`line::ROW`]), order time and date failure,
+    /// quantity and price with their failures, and the text columns (ids trimmed, empty ids
+    /// missing, float-style customer ids read as integers). A column no file has is missing (a
+    /// quantity of 1 where the input has none); a file without a column some other file has
+    /// gives missing values.
+    pub fn read(&mut self, batch: &Batch, format: Format) -> Result<DataFrame> {
+        let table = &batch.table;
+        let height = table.height();
+        let first = batch.first_row;
+        self.rows += height as u64;
+        let mut out: Vec<Column> = Vec::with_capacity(16);
+        let rows: Vec<IdxSize> = (0..height as u64).map(|r| (first + r) as IdxSize).collect();
+        out.push(Column::new(line::ROW.into(), rows));
+        if format == Format::Csv {
+            self.any_csv = true;
+            self.note_line_breaks(table, first)?;
+        }
+        out.extend(self.read_dates(table, first)?);
+        out.extend(self.read_numbers(table, first)?);
+        for canonical in [
+            input::CUSTOMER_ID,
+            input::ORDER_ID,
+            input::PRODUCT_ID,
+            input::PRODUCT_NAME,
+            input::COUNTRY,
+        ] {
+            out.push(match table.column(canonical) {
+                Ok(column) => match canonical {
+                    input::CUSTOMER_ID => parse::normalise_id(column, true)?,
+                    input::ORDER_ID | input::PRODUCT_ID => parse::normalise_id(column, false)?,
+                    _ => column.cast(&DataType::String)?,
+                },
+                Err(_) => Column::full_null(canonical.into(), height, &DataType::String),
+            });
+        }
+        if self.keep_raw {
+            for canonical in input::ALL {
+                if self.exists.contains(&canonical) {
+                    let name = format!("{RAW_PREFIX}{canonical}");
+                    out.push(match table.column(canonical) {
+                        Ok(column) => column.cast(&DataType::String)?.with_name(name.into()),
+                        Err(_) => Column::full_null(name.into(), height, &DataType::String),
+                    });
+                }
+            }
+        }
+        Ok(DataFrame::new(height, out)?)
+    }
+
+    fn note_line_breaks(&mut self, table: &DataFrame, first_row: u64) -> Result<()> {
+        if let Some((n, at, canonical)) = checks::line_breaks(table)? {
+            self.multiline.0 += n;
+            if self.multiline.1.is_none() {
+                self.multiline.1 = Some((first_row + at, canonical));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_dates(&mut self, table: &DataFrame, first_row: u64) -> Result<Vec<Column>> {
+        let raw = table.column(input::ORDER_DATE)?;
+        let text = matches!(raw.dtype(), DataType::String);
+        if text && self.date_sample.is_none() && raw.len() > raw.null_count() {
+            self.date_sample = Some(parse::date_sample(raw)?);
+        }
+        let date = parse::parse_datetime_sampled(
+            raw,
+            self.date_format.as_deref(),
+            self.time_zone.as_ref(),
+            if text {
+                self.date_sample.as_ref()
+            } else {
+                None
+            },
+        )?;
+        if let Some((row, readings)) = date.dates.ambiguous
+            && self.ambiguous.is_none()
+        {
+            let value = checks::text_of(raw, row)?;
+            self.ambiguous = Some((first_row + row as u64, value, readings));
+        }
+        if text && raw.len() > raw.null_count() {
+            self.date_batches.push(DateBatch {
+                first_row,
+                detected: date.dates.detected,
+            });
+        }
+        self.zoned += date.dates.zoned;
+        if self.instead_of_user_format.is_none() {
+            self.instead_of_user_format = date.dates.instead_of_user_format;
+        }
+        self.date_failures.add(&date.failed, raw, first_row)?;
+        Ok(vec![
+            date.values.with_name(line::ORDER_TS.into()),
+            date.failed.with_name(DATE_FAILED.into()),
+        ])
+    }
+
+    fn read_numbers(&mut self, table: &DataFrame, first_row: u64) -> Result<Vec<Column>> {
+        let height = table.height();
+        let mut out = Vec::with_capacity(4);
+        for (canonical, flag) in [
+            (input::QUANTITY, QTY_FAILED),
+            (input::UNIT_PRICE, PRICE_FAILED),
+        ] {
+            if !self.exists.contains(&canonical) {
+                out.extend(absent_number(canonical, flag, height));
+                continue;
+            }
+            let (values, failed) = match table.column(canonical) {
+                Ok(raw) => {
+                    let parsed = parse::parse_number(raw, self.options.decimal_comma)?;
+                    let failures = if canonical == input::QUANTITY {
+                        &mut self.quantity_failures
+                    } else {
+                        &mut self.price_failures
+                    };
+                    failures.add(&parsed.failed, raw, first_row)?;
+                    (parsed.values, parsed.failed)
+                }
+                // Another file has the column; this one's rows have no value.
+                Err(_) => (
+                    Column::full_null(canonical.into(), height, &DataType::Float64),
+                    Column::new_scalar(flag.into(), Scalar::from(false), height),
+                ),
+            };
+            out.push(values.with_name(canonical.into()));
+            out.push(failed.with_name(flag.into()));
+        }
+        Ok(out)
+    }
+
+    /// Checks the whole input's evidence: refuses a date column that reads two ways, and a
+    /// column with too many unreadable values (`present`: columns holding values); returns the
+    /// notes on how values were read.
+    pub fn finish(self, inputs: &Inputs, present: &[&'static str]) -> Result<Vec<String>> {
+        let columns = self.columns;
+        let options = self.options;
+        let date_column = columns.source_name(input::ORDER_DATE);
+        if let Some((row, value, [(a, format_a), (b, format_b)])) = &self.ambiguous {
+            return Err(inputs.error_at(
+                *row,
+                Some(date_column),
+                format!(
+                    "'{value}' reads as {a} and as {b}, and every date in the column fits both; \
+                     say which with --date-format \"{format_a}\" or \"{format_b}\" (or input.date_format)"
+                ),
+            ));
+        }
+        let detected = self.date_batches.first().and_then(|b| b.detected);
+        if let Some(other) = self
+            .date_batches
+            .iter()
+            .find(|b| b.detected.map(|d| d.0) != detected.map(|d| d.0))
+        {
+            let name = |d: Option<(&str, &str)>| {
+                d.map_or("an ISO 8601 format".to_string(), |(n, f)| {
+                    format!("{n} ({f})")
+                })
+            };
+            return Err(inputs.error_at(
+                other.first_row,
+                Some(date_column),
+                format!(
+                    "the order dates from here on read best as {}, those before as {}; say which \
+                     with --date-format (or input.date_format)",
+                    name(other.detected),
+                    name(detected)
+                ),
+            ));
+        }
+        let expected_date = match detected {
+            Some((name, format)) => format!(
+                "a date as {name} ({format}), the format of this column's first values (set input.date_format or --date-format)"
+            ),
+            None => {
+                let formats: Vec<&str> = self
+                    .date_format
+                    .iter()
+                    .map(String::as_str)
+                    .chain(parse::DATE_FORMATS)
+                    .collect();
+                format!(
+                    "a date in one of the formats {formats:?}, optionally with a UTC offset, or a common export format such as 09/12/2011 or 09.12.2011 (set input.date_format or --date-format)"
+                )
+            }
+        };
+        let max_share = options.max_unparseable_share;
+        checks::check_failures(
+            inputs,
+            self.rows,
+            date_column,
+            &self.date_failures,
+            max_share,
+            |bad| expected_date + &checks::date_hint(bad),
+        )?;
+        for (canonical, failures) in [
+            (input::QUANTITY, &self.quantity_failures),
+            (input::UNIT_PRICE, &self.price_failures),
+        ] {
+            if !present.contains(&canonical) {
+                continue;
+            }
+            let decimal_comma = options.decimal_comma;
+            checks::check_failures(
+                inputs,
+                self.rows,
+                columns.source_name(canonical),
+                failures,
+                max_share,
+                |bad: &str| {
+                    if decimal_comma {
+                        "a number with a decimal comma such as 12 or 2,55 (--decimal-comma is set)"
+                    } else if bad.contains(',') && parse::decimal_comma_number(bad).is_some() {
+                        "a number such as 12 or 2.55; values like this one use a decimal comma: pass --decimal-comma (input.decimal_comma = true)"
+                    } else {
+                        "a number such as 12 or 2.55"
+                    }
+                    .to_string()
+                },
+            )?;
+        }
+
+        let mut notes = Vec::new();
+        if self.any_csv
+            && let (count, Some((row, canonical))) = self.multiline
+        {
+            notes.push(format!(
+                "{} a line break (the first in column '{}', {}): a quoted value may, but if its opening quote is a stray one, the lines up to the next quote were read as that one value, not as rows",
+                if count == 1 {
+                    "1 value holds".to_string()
+                } else {
+                    format!("{count} values hold")
+                },
+                columns.source_name(canonical),
+                inputs.locate(row)
+            ));
+        }
+        if let (Some(used), Some(given)) = (self.instead_of_user_format, &self.date_format) {
+            notes.push(format!(
+                "the date format \"{given}\" (--date-format or input.date_format) did not read all of the first 1,000 order dates; \"{used}\" did, and was used"
+            ));
+        }
+        if let Some((name, format)) = detected {
+            notes.push(format!(
+                "order dates read as {name} ({format}): no ISO 8601 format fits them; --date-format overrides"
+            ));
+        }
+        if self.zoned > 0 {
+            let n = self.zoned;
+            notes.push(match &options.time_zone {
+                Some(tz) => format!(
+                    "{n} order dates carry a UTC offset or time zone: converted to {tz} local time"
+                ),
+                None => format!(
+                    "{n} order dates carry a UTC offset or time zone: their local time as written is used (--time-zone converts them to one zone)"
+                ),
+            });
+        }
+        Ok(notes)
+    }
+}
+
+/// A number column the input lacks: quantity 1 (every line is one unit), price missing.
+pub(super) fn absent_number(canonical: &str, flag: &str, height: usize) -> [Column; 2] {
+    let default = if canonical == input::QUANTITY {
+        Some(1.0)
+    } else {
+        None
+    };
+    [
+        Column::new_scalar(
+            canonical.into(),
+            Scalar::new(
+                DataType::Float64,
+                default.map_or(AnyValue::Null, AnyValue::Float64),
+            ),
+            height,
+        ),
+        Column::new_scalar(flag.into(), Scalar::from(false), height),
+    ]
+}

@@ -1,0 +1,292 @@
+//! Reading and cleaning the input into customer shards with memory bounded by the budget.
+//!
+//! 1. The input streams in batches ([`crate::io::batches`]); each batch is parsed
+//!    ([`Reading::read`]) and its rows go to the shard of their customer: a spilled file per batch
+//!    and shard in the work directory, or kept in memory when one shard is enough. Rows without
+//!    a customer are never purchase lines: they are spread over the shards by row.
+//! 2. The checks on whole columns run on the evidence the batches gathered ([`Reading::finish`]).
+//! 3. Each shard in turn is cleaned ([`clean::clean_shard`]): duplicates (equal rows share their
+//!    customer, so they meet in one shard), reasons, kinds, the line table and its codes. Its
+//!    lines are spilled again, coded by the shard's dictionaries.
+//! 4. The shards' dictionaries merge into the whole input's ([`clean::assemble`]); each spilled
+//!    shard is recoded to them as it is read back.
+//!
+//! The shard count is fixed by the first batch: the input's rows (exact for Parquet, estimated
+//! from the first batch's share of the file for CSV) times what a parsed row weighs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+
+use super::{Stored, budget, shard_of};
+use crate::clean::{self, Cleaned, Reading, Shape};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::io::batches;
+use crate::schema::{input, line};
+
+/// Where the rows of one shard are while the input streams in.
+enum Pending {
+    Memory(Vec<DataFrame>),
+    /// Files of the shard's rows, one per batch, in input order.
+    Spilled(Vec<PathBuf>),
+}
+
+/// Splits parsed batches into shards.
+struct Router {
+    shards: usize,
+    pending: Vec<Pending>,
+    work: Option<tempfile::TempDir>,
+    batches: usize,
+    bytes_per_row: u64,
+}
+
+impl Router {
+    fn new(shards: usize, work_in: &Path, bytes_per_row: u64) -> Result<Router> {
+        let work = if shards > 1 {
+            super::remove_stale(work_in);
+            Some(
+                tempfile::Builder::new()
+                    .prefix(&format!("{}{}-", super::WORK_PREFIX, std::process::id()))
+                    .tempdir_in(work_in)
+                    .map_err(|e| super::work_error(work_in, &e))?,
+            )
+        } else {
+            None
+        };
+        let pending = (0..shards)
+            .map(|_| {
+                if shards > 1 {
+                    Pending::Spilled(Vec::new())
+                } else {
+                    Pending::Memory(Vec::new())
+                }
+            })
+            .collect();
+        Ok(Router {
+            shards,
+            pending,
+            work,
+            batches: 0,
+            bytes_per_row,
+        })
+    }
+
+    fn route(&mut self, work: DataFrame) -> Result<()> {
+        let batch = self.batches;
+        self.batches += 1;
+        if self.shards == 1 {
+            if let Pending::Memory(parts) = &mut self.pending[0] {
+                parts.push(work);
+            }
+            return Ok(());
+        }
+        let k = self.shards;
+        let ids = work.column(input::CUSTOMER_ID)?.str()?;
+        let rows = work.column(line::ROW)?.idx()?;
+        let shard: UInt32Chunked = ids
+            .iter()
+            .zip(rows.iter())
+            .map(|(id, row)| {
+                Some(match id {
+                    Some(id) => shard_of(id, k) as u32,
+                    None => (row.unwrap_or(0) as usize % k) as u32,
+                })
+            })
+            .collect();
+        let dir = self.work.as_ref().map(|w| w.path().to_path_buf());
+        let dir = dir.ok_or_else(|| Error::Internal("no work directory".into()))?;
+        for s in 0..k {
+            let mut part = work.filter(&shard.equal(s as u32))?;
+            if part.height() == 0 {
+                continue;
+            }
+            let path = dir.join(format!("rows-{s:04}-{batch:06}.parquet"));
+            super::spill_with(&mut part, &path, ParquetCompression::Lz4Raw)?;
+            if let Pending::Spilled(files) = &mut self.pending[s] {
+                files.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// The parsed rows of shard `s`, in input order.
+    fn take(&mut self, s: usize) -> Result<DataFrame> {
+        match std::mem::replace(&mut self.pending[s], Pending::Memory(Vec::new())) {
+            Pending::Memory(parts) => super::stack(parts),
+            Pending::Spilled(files) => {
+                let mut parts = Vec::with_capacity(files.len());
+                for path in &files {
+                    parts.push(super::read_back(path)?);
+                }
+                for path in &files {
+                    let _ = std::fs::remove_file(path);
+                }
+                super::stack(parts)
+            }
+        }
+    }
+}
+
+/// Bytes of working memory per byte of a shard's parsed rows while it is cleaned, and per byte
+/// of its lines while the stages run, with room (see [`budget::WORK_FACTOR`]).
+const INGEST_FACTOR: u64 = 4;
+
+/// Fewest rows a shard is given: a budget too small for the input makes many shards, not a
+/// file per row.
+const MIN_SHARD_ROWS: u64 = 10_000;
+
+/// Reads, checks and cleans the input in shards; see the module's description. `work_in` is
+/// where shards are spilled.
+pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) -> Result<Cleaned> {
+    let engine = &config.engine;
+    let limit = engine.memory_limit_bytes().map_err(Error::Usage)?;
+    let opened = batches::open(given, config)?;
+    let mut exists: Vec<&'static str> = Vec::new();
+    for file in &opened {
+        for canonical in file.exists() {
+            if !exists.contains(&canonical) {
+                exists.push(canonical);
+            }
+        }
+    }
+    let known_rows: u64 = opened.iter().filter_map(|f| f.rows()).sum();
+    let csv_bytes: u64 = opened
+        .iter()
+        .filter(|f| f.rows().is_none())
+        .map(|f| f.bytes)
+        .sum();
+    let mut reading = Reading::new(&config.columns, &config.input, exists, keep_rejected)?;
+    let batch_bytes = (limit / 16).clamp(8 << 20, 64 << 20) as usize;
+    let mut router: Option<Router> = None;
+    let started = Instant::now();
+    let mut stream: Option<crate::progress::Stream> = None;
+    let mut rows_so_far = 0u64;
+    let scanned = batches::scan(given, opened, batch_bytes, |batch, file| {
+        let work = reading.read(&batch, file.file.format)?;
+        rows_so_far += work.height() as u64;
+        if let Some(s) = stream.as_mut() {
+            s.at(rows_so_far);
+        }
+        if router.is_none() {
+            let height = work.height().max(1) as u64;
+            let bytes_per_row = (work.estimated_size() as u64).div_ceil(height).max(1);
+            // Rows per byte of a CSV file, from this batch if it is one (gzip: about 25 bytes
+            // of file per row).
+            let rows_per_byte = match batch.consumed {
+                Some(consumed) if consumed > 0 => height as f64 / consumed as f64,
+                _ => 1.0 / 25.0,
+            };
+            let rows = known_rows + (csv_bytes as f64 * rows_per_byte) as u64;
+            stream = crate::progress::Stream::start("read", rows);
+            let k = match engine.shards {
+                Some(k) => k.clamp(1, budget::MAX_SHARDS),
+                None => {
+                    let need = rows.saturating_mul(bytes_per_row) * INGEST_FACTOR;
+                    let most = (rows / MIN_SHARD_ROWS).max(1) as usize;
+                    (need.div_ceil(limit.max(1)) as usize).clamp(1, most.min(budget::MAX_SHARDS))
+                }
+            };
+            if k > 1 {
+                std::fs::create_dir_all(work_in)
+                    .map_err(crate::io::write::output_error(work_in))?;
+            }
+            router = Some(Router::new(k, work_in, bytes_per_row)?);
+        }
+        router
+            .as_mut()
+            .ok_or_else(|| Error::Internal("no router".into()))?
+            .route(work)
+    })?;
+    let notes = reading.finish(&scanned.inputs, &scanned.present)?;
+    let mut router = match router {
+        Some(router) => router,
+        // No rows at all.
+        None => Router::new(1, work_in, 1)?,
+    };
+    let k = router.shards;
+    let read_secs = started.elapsed().as_secs_f64();
+    let shape = Shape {
+        present: &scanned.present,
+        empty: &scanned.empty,
+        rules: &config.cleaning,
+        keep_rejected,
+    };
+    let started = Instant::now();
+    let mut summaries = Vec::with_capacity(k);
+    let mut stored = Vec::with_capacity(k);
+    let mut largest: Option<(u64, usize, usize)> = None;
+    let mut line_bytes = 0u64;
+    let mut line_count = 0u64;
+    let rows_read: u64 = scanned.inputs.rows.iter().sum();
+    let mut progress = crate::progress::Pass::start("clean", k, rows_read as usize);
+    for s in 0..k {
+        let work = router.take(s)?;
+        let work_rows = work.height();
+        let cleaned = clean::clean_shard(work, &shape)?;
+        crate::memory::release();
+        let (customer, lines) = cleaned.summary.largest_customer;
+        if largest.is_none_or(|(n, _, _)| lines > n) {
+            largest = Some((lines, s, customer));
+        }
+        let mut table = cleaned.lines;
+        line_bytes += table.estimated_size() as u64;
+        line_count += table.height() as u64;
+        let height = table.height();
+        let rows = work_rows;
+        stored.push(match &router.work {
+            Some(work) => {
+                let path = work.path().join(format!("shard-{s:04}.parquet"));
+                super::spill(&mut table, &path)?;
+                Stored::Spilled(path, height)
+            }
+            None => Stored::Memory(table),
+        });
+        summaries.push((cleaned.summary, cleaned.rejected));
+        if let Some(p) = progress.as_mut() {
+            p.shard_done(s, rows);
+        }
+    }
+    let largest_name = largest
+        .filter(|(lines, _, _)| *lines > 0)
+        .map(|(lines, s, customer)| {
+            let ids = summaries[s]
+                .0
+                .dictionaries
+                .customers
+                .column(line::CUSTOMER_ID);
+            let id = ids
+                .ok()
+                .and_then(|c| c.str().ok())
+                .and_then(|ids| ids.iter().nth(customer).flatten().map(str::to_string))
+                .unwrap_or_default();
+            (lines, id)
+        });
+    let (tx, recodes, rejected) = clean::assemble(scanned.inputs, &shape, notes, summaries)?;
+    if let Some((lines, id)) = largest_name
+        && engine.shards.is_none()
+    {
+        let per_line = line_bytes.div_ceil(line_count.max(1));
+        budget::check_largest(&id, lines, per_line, limit)?;
+    }
+    let lines = super::Lines::from_stored(stored, recodes, router.work.take())?;
+    if k > 1 {
+        crate::commands::progress(format!(
+            "read into {k} customer shards ({} MiB of parsed rows a shard at most) in {:.2} s, cleaned in {:.2} s (memory budget {}{})",
+            (router.bytes_per_row * tx.accounting.rows_read / k as u64) >> 20,
+            read_secs,
+            started.elapsed().as_secs_f64(),
+            engine.memory_limit,
+            if engine.shards.is_some() {
+                ", --shards given"
+            } else {
+                ""
+            },
+        ));
+    }
+    Ok(Cleaned {
+        transactions: tx.with_lines(lines),
+        rejected,
+    })
+}

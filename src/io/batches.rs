@@ -1,0 +1,488 @@
+//! Reads the input as a stream of bounded batches, file after file in path order: a CSV file in
+//! stretches of text cut at record ends (quotes honoured as polars honours them), each parsed by
+//! polars from memory with the header in front; a Parquet file in slices of rows. Memory holds one
+//! batch at a time, whatever the size of the input.
+//!
+//! Before any row is read, every file's header (or schema) is read and checked, so that a missing
+//! column in the last file is an error before minutes of work, and every batch knows which
+//! columns the input has anywhere.
+
+use std::io::Read;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::config::Config;
+use crate::error::{Error, Position, Result};
+use crate::io::header;
+use crate::io::inputs::{self, Inputs, Source};
+use crate::io::read::{REQUIRED, check_plain, csv_failure, holds_nothing, read_error, sniff};
+use crate::io::source::{Format, InputFile};
+use crate::io::text;
+use crate::schema::input;
+
+/// One file, its header read and its columns chosen.
+pub struct Opened {
+    pub file: InputFile,
+    /// Canonical column → how it is selected from the file (a column, or a hive partition value).
+    columns: Vec<(&'static str, Expr)>,
+    /// Rows of a Parquet file, from its footer.
+    parquet_rows: Option<u64>,
+    /// The file's size on disk.
+    pub bytes: u64,
+    /// The header's names (CSV), for messages.
+    names: Vec<String>,
+}
+
+impl Opened {
+    /// Rows of a Parquet file (from its footer); unknown for CSV before it is read.
+    pub fn rows(&self) -> Option<u64> {
+        self.parquet_rows
+    }
+
+    /// Canonical columns this file has (a column or a partition value).
+    pub fn exists(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns.iter().map(|(c, _)| *c)
+    }
+}
+
+/// Rows of one file, in the order of the input.
+pub struct Batch {
+    /// Index of the file in the input.
+    pub file: usize,
+    /// The input row (0-based, over all files) of the batch's first row.
+    pub first_row: u64,
+    /// Canonical columns, values as the file holds them (CSV: text).
+    pub table: DataFrame,
+    /// Bytes of a CSV file read (compressed, as on disk) up to the end of this batch.
+    pub consumed: Option<u64>,
+}
+
+/// What a whole scan found: the files with their rows, and which columns hold values.
+pub struct Scanned {
+    pub inputs: Inputs,
+    /// Canonical columns that exist in some file and hold at least one value (required ones
+    /// always).
+    pub present: Vec<&'static str>,
+    /// Canonical columns that exist in some file but are empty in every row.
+    pub empty: Vec<&'static str>,
+}
+
+/// Opens every file `given` names (see [`crate::io::inputs`]) and checks its columns.
+pub fn open(given: &Path, config: &Config) -> Result<Vec<Opened>> {
+    inputs::expand(given)?
+        .iter()
+        .map(|source| {
+            let path = source.path.as_path();
+            let format = sniff(path)?;
+            catch_damage(path, format, || open_file(source, format, config))
+        })
+        .collect()
+}
+
+/// polars' readers panic on some damaged files (a Parquet footer with a bad byte): that is the
+/// file's fault, reported as such.
+fn catch_damage<T>(path: &Path, format: Format, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let kind = match format {
+            Format::Csv => "CSV",
+            Format::Parquet => "Parquet",
+        };
+        Err(Error::input(
+            path,
+            format!(
+                "cannot read as {kind}: the file is damaged (the reader stopped with \"{}\")",
+                crate::error::panic_message(payload.as_ref())
+            ),
+        ))
+    })
+}
+
+/// Largest header line read: far more than any export's.
+const MAX_HEADER_BYTES: usize = 16 << 20;
+
+fn open_file(source: &Source, format: Format, config: &Config) -> Result<Opened> {
+    let path = source.path.as_path();
+    let separator = config.input.separator.as_bytes()[0];
+    let text = match format {
+        Format::Csv => text::probe(path, config.input.encoding)?,
+        Format::Parquet => text::TextForm::default(),
+    };
+    let file = InputFile {
+        path: path.into(),
+        format,
+        separator,
+        text,
+    };
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let (schema, parquet_rows) = match format {
+        Format::Csv => {
+            let header = read_header(&file)?;
+            let frame = csv_frame(header, separator)
+                .map_err(|e| read_error(&file, path, &[], e))?
+                .collect()
+                .map_err(|e| read_error(&file, path, &[], e))?;
+            (frame.schema().clone(), None)
+        }
+        Format::Parquet => {
+            let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
+            let args = ScanArgsParquet {
+                glob: false,
+                ..Default::default()
+            };
+            let mut frame = LazyFrame::scan_parquet(pl_path, args)
+                .map_err(|e| read_error(&file, path, &[], e))?;
+            let schema = frame
+                .collect_schema()
+                .map_err(|e| read_error(&file, path, &[], e))?;
+            let handle =
+                std::fs::File::open(path).map_err(|e| Error::input(path, e.to_string()))?;
+            let rows = ParquetReader::new(handle)
+                .num_rows()
+                .map_err(|e| read_error(&file, path, &[], e))?;
+            (schema, Some(rows as u64))
+        }
+    };
+    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    let header_names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut columns = Vec::new();
+    for (canonical, user) in config.columns.pairs() {
+        // polars renames a repeated header name to NAME_duplicated_0: which of the two columns
+        // holds the values is then a guess, so it is refused.
+        let again = format!("{user}_duplicated_0");
+        if format == Format::Csv && schema.contains(user) && schema.contains(&again) {
+            let at = |name: &str| schema.index_of(name).map_or(0, |i| i + 1);
+            return Err(Error::input_at(
+                path,
+                Position::Line(1),
+                Some(user),
+                format!(
+                    "the header names '{user}' twice (columns {} and {}), so which one holds {canonical} is a guess; rename one of them",
+                    at(user),
+                    at(&again)
+                ),
+            ));
+        }
+        if let Some(dtype) = schema.get(user) {
+            check_plain(path, canonical, user, dtype)?;
+            columns.push((canonical, col(user).alias(canonical)));
+        } else if let Some(value) = source.partition(user) {
+            // A hive directory above the file names the column.
+            let value = match value {
+                Some(text) => lit(text.to_string()),
+                None => lit(NULL).cast(DataType::String),
+            };
+            columns.push((canonical, value.alias(canonical)));
+        } else if REQUIRED.contains(&canonical) || user != canonical {
+            // A required column, or one the user mapped explicitly, must exist.
+            return Err(Error::input_at(
+                path,
+                Position::Line(1),
+                Some(user),
+                header::missing_column(format, &names, canonical, user, &config.input.separator),
+            ));
+        }
+    }
+    Ok(Opened {
+        file,
+        columns,
+        parquet_rows,
+        bytes,
+        names: header_names,
+    })
+}
+
+/// A lazy read of CSV text held in memory: every column as text.
+fn csv_frame(text: Vec<u8>, separator: u8) -> PolarsResult<LazyFrame> {
+    LazyCsvReader::new_with_sources(ScanSources::Buffers([text.into()].into()))
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_separator(separator)
+        .finish()
+}
+
+/// The header line of a CSV file (its first record, with its line end), a UTF-8 byte-order mark
+/// removed.
+fn read_header(file: &InputFile) -> Result<Vec<u8>> {
+    let mut reader = text::open_text(&file.path, file.text)
+        .map_err(|e| text::text_error(&file.path, file.text, e))?;
+    let mut cutter = RecordCutter::default();
+    let mut buffer = Vec::new();
+    let mut block = vec![0u8; 1 << 16];
+    loop {
+        let n = read_some(&mut *reader, &mut block)
+            .map_err(|e| text::text_error(&file.path, file.text, e))?;
+        if n == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&block[..n]);
+        if let Some(end) = cutter.first_end(&buffer) {
+            buffer.truncate(end);
+            break;
+        }
+        if buffer.len() > MAX_HEADER_BYTES {
+            return Err(Error::input_at(
+                &file.path,
+                Position::Line(1),
+                None,
+                "the header line is longer than 16 MiB: is a quote (\") in it never closed?",
+            ));
+        }
+    }
+    if buffer.starts_with(b"\xef\xbb\xbf") {
+        buffer.drain(..3);
+    }
+    if buffer.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::input(
+            &file.path,
+            "no header line: the file (after decompression) is empty",
+        ));
+    }
+    if !buffer.ends_with(b"\n") {
+        buffer.push(b'\n');
+    }
+    Ok(buffer)
+}
+
+fn read_some(reader: &mut dyn Read, block: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match reader.read(block) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Finds record ends in CSV text read in pieces: a line feed outside quotes. A quote toggles
+/// quoting, as polars reads it (a doubled quote inside a quoted value toggles twice).
+#[derive(Default)]
+struct RecordCutter {
+    quoted: bool,
+    /// Bytes of the buffer already looked at.
+    scanned: usize,
+    /// End (exclusive) of the last complete record in the buffer.
+    last_end: usize,
+}
+
+impl RecordCutter {
+    /// Looks at the buffer's new bytes; the end of its last complete record, if any.
+    fn scan(&mut self, buffer: &[u8]) -> usize {
+        for (i, &b) in buffer.iter().enumerate().skip(self.scanned) {
+            match b {
+                b'"' => self.quoted = !self.quoted,
+                b'\n' if !self.quoted => self.last_end = i + 1,
+                _ => {}
+            }
+        }
+        self.scanned = buffer.len();
+        self.last_end
+    }
+
+    /// The end of the buffer's first complete record.
+    fn first_end(&mut self, buffer: &[u8]) -> Option<usize> {
+        for (i, &b) in buffer.iter().enumerate().skip(self.scanned) {
+            match b {
+                b'"' => self.quoted = !self.quoted,
+                b'\n' if !self.quoted => return Some(i + 1),
+                _ => {}
+            }
+        }
+        self.scanned = buffer.len();
+        None
+    }
+
+    /// The buffer lost its first `n` bytes (a record end).
+    fn drained(&mut self, n: usize) {
+        self.scanned -= n;
+        self.last_end -= n;
+    }
+}
+
+/// Reads every file's rows in batches of about `batch_bytes` of text (CSV) or a matching number
+/// of rows (Parquet), in path order, and hands each to `f`.
+pub fn scan(
+    given: &Path,
+    opened: Vec<Opened>,
+    batch_bytes: usize,
+    mut f: impl FnMut(Batch, &Opened) -> Result<()>,
+) -> Result<Scanned> {
+    let mut files = Vec::with_capacity(opened.len());
+    let mut first_row = 0u64;
+    let mut holding: Vec<&'static str> = Vec::new();
+    let mut existing: Vec<&'static str> = Vec::new();
+    for (index, file) in opened.iter().enumerate() {
+        existing.extend(file.exists());
+        let format = file.file.format;
+        let rows = catch_damage(&file.file.path, format, || {
+            let mut rows = 0u64;
+            let mut emit = |table: DataFrame, consumed: Option<u64>| -> Result<()> {
+                for (canonical, _) in &file.columns {
+                    if !holding.contains(canonical)
+                        && table.height() > 0
+                        && table.column(canonical).is_ok_and(|c| !holds_nothing(c))
+                    {
+                        holding.push(canonical);
+                    }
+                }
+                let height = table.height() as u64;
+                f(
+                    Batch {
+                        file: index,
+                        first_row: first_row + rows,
+                        table,
+                        consumed,
+                    },
+                    file,
+                )?;
+                rows += height;
+                Ok(())
+            };
+            match format {
+                Format::Csv => csv_batches(file, batch_bytes, &mut emit)?,
+                Format::Parquet => parquet_batches(file, batch_bytes, &mut emit)?,
+            }
+            Ok(rows)
+        })?;
+        first_row += rows;
+        files.push((file.file.clone(), rows));
+    }
+    // A column that exists but holds nothing counts as missing (DESIGN.md, "Input"). Nothing is
+    // a missing value or blank text: a CSV writer that quotes every field writes `""`, which
+    // polars reads as empty text, not as missing. Without rows, every column is as good as any.
+    let present: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| {
+            existing.contains(c) && (first_row == 0 || holding.contains(c) || REQUIRED.contains(c))
+        })
+        .collect();
+    let empty: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| existing.contains(c) && !present.contains(c))
+        .collect();
+    Ok(Scanned {
+        inputs: Inputs::new(given.to_path_buf(), files),
+        present,
+        empty,
+    })
+}
+
+fn select(file: &Opened, frame: LazyFrame) -> LazyFrame {
+    frame.select(
+        file.columns
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// A CSV file's records in stretches of about `batch_bytes`, each read with the header.
+fn csv_batches(
+    file: &Opened,
+    batch_bytes: usize,
+    emit: &mut impl FnMut(DataFrame, Option<u64>) -> Result<()>,
+) -> Result<()> {
+    let info = &file.file;
+    let path = &info.path;
+    let header = read_header(info)?;
+    let io_error = |e: std::io::Error| text::text_error(path, info.text, e);
+    let (mut reader, consumed) = text::open_text_counted(path, info.text).map_err(io_error)?;
+    // Skip the header: the first record, and a byte-order mark before it.
+    let mut buffer: Vec<u8> = Vec::with_capacity(batch_bytes.min(64 << 20) + (1 << 16));
+    let mut emitted = false;
+    let mut block = vec![0u8; 1 << 20];
+    let mut cutter = RecordCutter::default();
+    let mut header_skipped = false;
+    let mut eof = false;
+    // The buffer holds no record end: read on whatever its size (one record longer than a batch).
+    let mut need_more = false;
+    let names: Vec<&str> = file.names.iter().map(String::as_str).collect();
+    loop {
+        while !eof && (buffer.len() < batch_bytes || !header_skipped || need_more) {
+            let n = read_some(&mut *reader, &mut block).map_err(io_error)?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            buffer.extend_from_slice(&block[..n]);
+            need_more = false;
+            if !header_skipped && let Some(end) = RecordCutter::default().first_end(&buffer) {
+                buffer.drain(..end);
+                header_skipped = true;
+            }
+        }
+        if !header_skipped {
+            // The header is all there is.
+            break;
+        }
+        let end = if eof {
+            buffer.len()
+        } else {
+            match cutter.scan(&buffer) {
+                0 => {
+                    need_more = true;
+                    continue;
+                }
+                end => end,
+            }
+        };
+        if end == 0 {
+            break;
+        }
+        let mut text = Vec::with_capacity(header.len() + end);
+        text.extend_from_slice(&header);
+        text.extend_from_slice(&buffer[..end]);
+        buffer.drain(..end);
+        if !eof {
+            cutter.drained(end);
+        }
+        let table = csv_frame(text, info.separator)
+            .map(|frame| select(file, frame))
+            .and_then(|frame| frame.collect())
+            .map_err(|e| csv_failure(info, path, &names, e))?;
+        emit(
+            table,
+            Some(consumed.load(std::sync::atomic::Ordering::Relaxed)),
+        )?;
+        emitted = true;
+    }
+    if !emitted {
+        // No rows: the columns, for a table of none.
+        let table = csv_frame(header, info.separator)
+            .map(|frame| select(file, frame))
+            .and_then(|frame| frame.collect())
+            .map_err(|e| csv_failure(info, path, &names, e))?;
+        emit(table, None)?;
+    }
+    Ok(())
+}
+
+/// A Parquet file's rows in slices.
+fn parquet_batches(
+    file: &Opened,
+    batch_bytes: usize,
+    emit: &mut impl FnMut(DataFrame, Option<u64>) -> Result<()>,
+) -> Result<()> {
+    let info = &file.file;
+    let rows = file.parquet_rows.unwrap_or(0);
+    // About 100 bytes of text per row as read.
+    let step = (batch_bytes as u64 / 100).clamp(1 << 16, 1 << 30);
+    let pl_path = PlRefPath::new(info.path.to_string_lossy().as_ref());
+    let mut offset = 0u64;
+    // A file of no rows still gives its columns.
+    while offset < rows || (offset == 0 && rows == 0) {
+        let args = ScanArgsParquet {
+            glob: false,
+            ..Default::default()
+        };
+        let table = LazyFrame::scan_parquet(pl_path.clone(), args)
+            .map(|frame| select(file, frame).slice(offset as i64, step as IdxSize))
+            .and_then(|frame| frame.collect())
+            .map_err(|e| read_error(info, &info.path, &[], e))?;
+        offset += step;
+        emit(table, None)?;
+        if rows == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
