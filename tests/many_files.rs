@@ -254,3 +254,52 @@ fn a_glob_that_matches_nothing_or_does_not_parse_is_refused() {
         &["not a valid glob pattern"],
     );
 }
+
+/// Purchase lines on day `day` of each month of 2011, written day first (`d/m/Y H:M`).
+fn dated_lines(days: &[u32]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, day) in days.iter().enumerate() {
+        for month in 1..=12u32 {
+            lines.push(format!(
+                "C{},O{i}-{month},P{},{:02}/{month:02}/2011 10:00,{},2.50",
+                (i * 12 + month as usize) % 60,
+                i % 5,
+                day,
+                1 + i % 3
+            ));
+        }
+    }
+    lines
+}
+
+#[test]
+fn a_file_whose_dates_read_both_ways_is_read_as_the_later_files_tell() {
+    // The first file's days are all 12 or less, so month-first and day-first read all of them
+    // (differently); the second file's days go past 12, so only day-first reads the column.
+    // Read at once, the column is day-first; read in two batches (one per file), the first
+    // batch ties and must be read day-first too, as the whole column says.
+    let tmp = tempfile::tempdir().unwrap();
+    let header = "customer_id,order_id,product_id,order_date,quantity,unit_price";
+    let first = dated_lines(&[1, 3, 5, 7, 9, 11]);
+    let second = dated_lines(&[14, 17, 20, 23, 26, 28]);
+    let dir = tmp.path().join("orders");
+    write_lines(&dir.join("a.csv"), header, &first);
+    write_lines(&dir.join("b.csv"), header, &second);
+    let whole = tmp.path().join("whole.csv");
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    write_lines(&whole, header, &all);
+
+    let at_once = features_of(&whole, &tmp.path().join("once.csv"));
+    assert_eq!(features_of(&dir, &tmp.path().join("split.csv")), at_once);
+    // Day-first: the first purchase is on 1 January, the last on 28 December.
+    let report = validate_json(dir.to_str().unwrap());
+    let text = report.to_string();
+    assert!(
+        text.contains("2011-01-01T10:00:00") && text.contains("2011-12-28T10:00:00"),
+        "{text}"
+    );
+
+    // Without the second file the column reads both ways: refused, as before.
+    let done = run(&["validate", "--input", dir.join("a.csv").to_str().unwrap()]);
+    assert_exit(&done, 3, &["reads as month/day/year and as day/month/year"]);
+}

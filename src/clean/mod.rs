@@ -11,7 +11,7 @@ pub mod encode;
 pub mod parse;
 mod reading;
 
-pub use reading::Reading;
+pub use reading::{DateFlips, Reading};
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -217,6 +217,25 @@ const NON_PRODUCT: &str = "__non_product";
 const DUPLICATE: &str = "__duplicate";
 /// Before a canonical name: the column's values as read, kept for the quarantine list.
 const RAW_PREFIX: &str = "__raw_";
+/// The order time and its failure as the second of two export format families read them, where
+/// the two tie in a batch (see [`reading::DateFlips`]).
+const ORDER_TS_ALT: &str = "__order_ts_alt";
+const DATE_FAILED_ALT: &str = "__date_failed_alt";
+
+/// Parsed batches one after the other, a second date reading added (empty) where some batches
+/// have one and others not.
+pub fn stack_parsed(mut parts: Vec<DataFrame>) -> Result<DataFrame> {
+    if parts.iter().any(|p| p.column(ORDER_TS_ALT).is_ok()) {
+        for part in parts.iter_mut() {
+            if part.column(ORDER_TS_ALT).is_err() {
+                for column in reading::alternative_nulls(part.height()) {
+                    part.with_column(column)?;
+                }
+            }
+        }
+    }
+    crate::engine::stack(parts)
+}
 
 /// Classifies every row of `raw` and builds the line table: dates, numbers and ids are parsed
 /// (a column with too many unreadable values is refused), each row gets its reason and kind, the
@@ -244,14 +263,15 @@ pub fn clean(
         work.push(reading.read(&batch, file.format)?);
         first_row += rows;
     }
-    let notes = reading.finish(&raw.inputs, &raw.present)?;
+    let (notes, date_flips) = reading.finish(&raw.inputs, &raw.present)?;
     let shape = Shape {
         present: &raw.present,
         empty: &raw.empty,
         rules,
         keep_rejected,
+        date_flips: &date_flips,
     };
-    let shard = clean_shard(crate::engine::stack(work)?, &shape)?;
+    let shard = clean_shard(stack_parsed(work)?, &shape)?;
     let (tx, mut recodes, rejected) = assemble(
         raw.inputs.clone(),
         &shape,
@@ -274,6 +294,8 @@ pub struct Shape<'a> {
     pub empty: &'a [&'static str],
     pub rules: &'a CleaningRules,
     pub keep_rejected: bool,
+    /// Input rows whose dates are read by the second family of their batch's tie.
+    pub date_flips: &'a [(u64, u64)],
 }
 
 /// A shard's cleaned lines, coded by the shard's own dictionaries, and what [`assemble`] adds up.
@@ -299,6 +321,31 @@ pub struct ShardSummary {
 /// non-product and return lines get the shard's codes.
 pub fn clean_shard(mut work: DataFrame, shape: &Shape) -> Result<ShardClean> {
     let height = work.height();
+    if work.column(ORDER_TS_ALT).is_ok() {
+        if !shape.date_flips.is_empty() {
+            let flipped: BooleanChunked = work
+                .column(line::ROW)?
+                .idx()?
+                .iter()
+                .map(|row| {
+                    let row = row.unwrap_or(0) as u64;
+                    Some(shape.date_flips.iter().any(|&(a, b)| a <= row && row < b))
+                })
+                .collect();
+            for (name, alternative) in [
+                (line::ORDER_TS, ORDER_TS_ALT),
+                (DATE_FAILED, DATE_FAILED_ALT),
+            ] {
+                let chosen = work
+                    .column(alternative)?
+                    .zip_with(&flipped, work.column(name)?)?
+                    .with_name(name.into());
+                work.with_column(chosen)?;
+            }
+        }
+        work.drop_in_place(ORDER_TS_ALT)?;
+        work.drop_in_place(DATE_FAILED_ALT)?;
+    }
     for &canonical in shape.empty {
         match canonical {
             input::QUANTITY => {

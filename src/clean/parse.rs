@@ -118,6 +118,12 @@ pub struct DateReading {
     pub ambiguous: Option<(usize, [(&'static str, &'static str); 2])>,
     /// A user format was given but a built-in one read the first values better and was used.
     pub instead_of_user_format: Option<&'static str>,
+    /// The common export formats that fit the sample, with the values each read in this column:
+    /// a column read in batches picks the family that reads most over all of them.
+    pub family_reads: Vec<(&'static str, u64)>,
+    /// When [`DateReading::ambiguous`]: the second family's values, for a column read in batches
+    /// whose other batches may tell the two apart.
+    pub alternative: Option<Column>,
 }
 
 fn failed_mask(raw: &Column, parsed: &Column) -> PolarsResult<Column> {
@@ -389,6 +395,7 @@ fn detect_export_format(
             fits.push((read, name, format, values));
         }
     }
+    dates.family_reads = fits.iter().map(|f| (f.1, f.0 as u64)).collect();
     // Most values read first; among equals, the order of EXPORT_FORMATS (a stable sort).
     fits.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut fits = fits.into_iter();
@@ -401,6 +408,7 @@ fn detect_export_format(
         let differs = values.not_equal_missing(&other)?;
         if let Some(row) = differs.iter().position(|d| d == Some(true)) {
             dates.ambiguous = Some((row, [(name, format), (other_name, other_format)]));
+            dates.alternative = Some(other);
         }
     }
     dates.detected = Some((name, format));

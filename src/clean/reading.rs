@@ -5,7 +5,9 @@
 
 use polars::prelude::*;
 
-use super::{DATE_FAILED, PRICE_FAILED, QTY_FAILED, RAW_PREFIX, checks, parse};
+use super::{
+    DATE_FAILED, DATE_FAILED_ALT, ORDER_TS_ALT, PRICE_FAILED, QTY_FAILED, RAW_PREFIX, checks, parse,
+};
 use crate::config::{ColumnMap, InputOptions};
 use crate::error::{Error, Result};
 use crate::io::batches::Batch;
@@ -43,8 +45,17 @@ type DateFamily = (&'static str, &'static str);
 #[derive(Debug, Clone)]
 struct DateBatch {
     first_row: u64,
-    detected: Option<(&'static str, &'static str)>,
+    rows: u64,
+    detected: Option<DateFamily>,
+    /// Values read by each export format family that fits the sample.
+    family_reads: Vec<(&'static str, u64)>,
+    /// Both of two families read every value of this batch, differently: the first such row
+    /// (input row, value) and the two; the batch holds the second's values too.
+    tie: Option<(u64, String, [DateFamily; 2])>,
 }
+
+/// Input rows `[start, end)` whose dates are read by the second family of their batch's tie.
+pub type DateFlips = Vec<(u64, u64)>;
 
 /// Parses the input batch by batch and gathers the evidence of [`Reading::finish`].
 pub struct Reading<'a> {
@@ -64,8 +75,6 @@ pub struct Reading<'a> {
     price_failures: Failures,
     zoned: u64,
     instead_of_user_format: Option<&'static str>,
-    /// The first ambiguous date: input row, the value, the two readings.
-    ambiguous: Option<(u64, String, [DateFamily; 2])>,
     date_batches: Vec<DateBatch>,
     /// Values with a line break: how many, and the first (input row, canonical column).
     multiline: (u64, Option<(u64, &'static str)>),
@@ -93,7 +102,6 @@ impl<'a> Reading<'a> {
             price_failures: Failures::default(),
             zoned: 0,
             instead_of_user_format: None,
-            ambiguous: None,
             date_batches: Vec::new(),
             multiline: (0, None),
             any_csv: false,
@@ -175,16 +183,19 @@ impl<'a> Reading<'a> {
                 None
             },
         )?;
-        if let Some((row, readings)) = date.dates.ambiguous
-            && self.ambiguous.is_none()
-        {
-            let value = checks::text_of(raw, row)?;
-            self.ambiguous = Some((first_row + row as u64, value, readings));
-        }
+        let tie = match date.dates.ambiguous {
+            Some((row, readings)) => {
+                Some((first_row + row as u64, checks::text_of(raw, row)?, readings))
+            }
+            None => None,
+        };
         if text && raw.len() > raw.null_count() {
             self.date_batches.push(DateBatch {
                 first_row,
+                rows: raw.len() as u64,
                 detected: date.dates.detected,
+                family_reads: date.dates.family_reads.clone(),
+                tie,
             });
         }
         self.zoned += date.dates.zoned;
@@ -192,10 +203,25 @@ impl<'a> Reading<'a> {
             self.instead_of_user_format = date.dates.instead_of_user_format;
         }
         self.date_failures.add(&date.failed, raw, first_row)?;
-        Ok(vec![
+        let mut out = vec![
             date.values.with_name(line::ORDER_TS.into()),
             date.failed.with_name(DATE_FAILED.into()),
-        ])
+        ];
+        if date.dates.detected.is_some() {
+            // An export format: the other family's reading, where the two tie in this batch.
+            let height = raw.len();
+            out.extend(match date.dates.alternative {
+                Some(other) => {
+                    let failed = (raw.is_not_null() & other.is_null()).into_column();
+                    [
+                        other.with_name(ORDER_TS_ALT.into()),
+                        failed.with_name(DATE_FAILED_ALT.into()),
+                    ]
+                }
+                None => alternative_nulls(height),
+            });
+        }
+        Ok(out)
     }
 
     fn read_numbers(&mut self, table: &DataFrame, first_row: u64) -> Result<Vec<Column>> {
@@ -235,42 +261,15 @@ impl<'a> Reading<'a> {
     /// Checks the whole input's evidence: refuses a date column that reads two ways, and a
     /// column with too many unreadable values (`present`: columns holding values); returns the
     /// notes on how values were read.
-    pub fn finish(self, inputs: &Inputs, present: &[&'static str]) -> Result<Vec<String>> {
+    pub fn finish(
+        self,
+        inputs: &Inputs,
+        present: &[&'static str],
+    ) -> Result<(Vec<String>, DateFlips)> {
         let columns = self.columns;
         let options = self.options;
         let date_column = columns.source_name(input::ORDER_DATE);
-        if let Some((row, value, [(a, format_a), (b, format_b)])) = &self.ambiguous {
-            return Err(inputs.error_at(
-                *row,
-                Some(date_column),
-                format!(
-                    "'{value}' reads as {a} and as {b}, and every date in the column fits both; \
-                     say which with --date-format \"{format_a}\" or \"{format_b}\" (or input.date_format)"
-                ),
-            ));
-        }
-        let detected = self.date_batches.first().and_then(|b| b.detected);
-        if let Some(other) = self
-            .date_batches
-            .iter()
-            .find(|b| b.detected.map(|d| d.0) != detected.map(|d| d.0))
-        {
-            let name = |d: Option<(&str, &str)>| {
-                d.map_or("an ISO 8601 format".to_string(), |(n, f)| {
-                    format!("{n} ({f})")
-                })
-            };
-            return Err(inputs.error_at(
-                other.first_row,
-                Some(date_column),
-                format!(
-                    "the order dates from here on read best as {}, those before as {}; say which \
-                     with --date-format (or input.date_format)",
-                    name(other.detected),
-                    name(detected)
-                ),
-            ));
-        }
+        let (detected, flips) = self.date_family(inputs, date_column)?;
         let expected_date = match detected {
             Some((name, format)) => format!(
                 "a date as {name} ({format}), the format of this column's first values (set input.date_format or --date-format)"
@@ -359,8 +358,87 @@ impl<'a> Reading<'a> {
                 ),
             });
         }
-        Ok(notes)
+        Ok((notes, flips))
     }
+
+    /// The export format family of the whole date column (the one that reads most values over
+    /// all batches, as if the column were read at once) and the batches that read it second in
+    /// a tie. Refuses a column whose families read equally well but differently, and one whose
+    /// batches read best in different families.
+    fn date_family(
+        &self,
+        inputs: &Inputs,
+        date_column: &str,
+    ) -> Result<(Option<DateFamily>, DateFlips)> {
+        let mut totals: Vec<(&'static str, u64)> = Vec::new();
+        for batch in &self.date_batches {
+            for (name, n) in &batch.family_reads {
+                match totals.iter_mut().find(|(t, _)| t == name) {
+                    Some((_, total)) => *total += n,
+                    None => totals.push((name, *n)),
+                }
+            }
+        }
+        // Most values read first; among equals, the order of the export formats.
+        totals.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let first_tie = self.date_batches.iter().find_map(|b| b.tie.as_ref());
+        if let (Some((row, value, [(a, format_a), (b, format_b)])), [best, second, ..]) =
+            (first_tie, totals.as_slice())
+            && best.1 == second.1
+        {
+            return Err(inputs.error_at(
+                *row,
+                Some(date_column),
+                format!(
+                    "'{value}' reads as {a} and as {b}, and every date in the column fits both; \
+                     say which with --date-format \"{format_a}\" or \"{format_b}\" (or input.date_format)"
+                ),
+            ));
+        }
+        let winner = totals.first().map(|t| t.0);
+        let mut flips = Vec::new();
+        let mut detected = None;
+        for batch in &self.date_batches {
+            let read_as = match (&batch.tie, batch.detected) {
+                (Some((_, _, [_, second])), _) if Some(second.0) == winner => {
+                    flips.push((batch.first_row, batch.first_row + batch.rows));
+                    Some(*second)
+                }
+                (_, read) => read,
+            };
+            let first = self.date_batches.first();
+            if read_as.map(|d| d.0) != winner.or(first.and_then(|b| b.detected.map(|d| d.0))) {
+                let name =
+                    |d: Option<&str>| d.map_or("an ISO 8601 format".to_string(), |n| n.to_string());
+                return Err(inputs.error_at(
+                    batch.first_row,
+                    Some(date_column),
+                    format!(
+                        "the order dates from here on read best as {}, most others as {}; say \
+                         which with --date-format (or input.date_format)",
+                        name(read_as.map(|d| d.0)),
+                        name(winner)
+                    ),
+                ));
+            }
+            if detected.is_none() {
+                detected = read_as;
+            }
+        }
+        Ok((detected, flips))
+    }
+}
+
+/// The columns of a second date reading, empty: for batches without a tie.
+pub(super) fn alternative_nulls(height: usize) -> [Column; 2] {
+    [
+        Column::full_null(
+            ORDER_TS_ALT.into(),
+            height,
+            &DataType::Datetime(TimeUnit::Microseconds, None),
+        ),
+        Column::new_scalar(DATE_FAILED_ALT.into(), Scalar::from(false), height),
+    ]
 }
 
 /// A number column the input lacks: quantity 1 (every line is one unit), price missing.

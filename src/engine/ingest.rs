@@ -114,7 +114,7 @@ impl Router {
     /// The parsed rows of shard `s`, in input order.
     fn take(&mut self, s: usize) -> Result<DataFrame> {
         match std::mem::replace(&mut self.pending[s], Pending::Memory(Vec::new())) {
-            Pending::Memory(parts) => super::stack(parts),
+            Pending::Memory(parts) => clean::stack_parsed(parts),
             Pending::Spilled(files) => {
                 let mut parts = Vec::with_capacity(files.len());
                 for path in &files {
@@ -123,7 +123,7 @@ impl Router {
                 for path in &files {
                     let _ = std::fs::remove_file(path);
                 }
-                super::stack(parts)
+                clean::stack_parsed(parts)
             }
         }
     }
@@ -199,7 +199,7 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
             .ok_or_else(|| Error::Internal("no router".into()))?
             .route(work)
     })?;
-    let notes = reading.finish(&scanned.inputs, &scanned.present)?;
+    let (notes, date_flips) = reading.finish(&scanned.inputs, &scanned.present)?;
     let mut router = match router {
         Some(router) => router,
         // No rows at all.
@@ -212,6 +212,7 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
         empty: &scanned.empty,
         rules: &config.cleaning,
         keep_rejected,
+        date_flips: &date_flips,
     };
     let started = Instant::now();
     let mut summaries = Vec::with_capacity(k);
