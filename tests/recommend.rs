@@ -141,3 +141,31 @@ fn cross_sell_scores_match_a_direct_sum_customer_after_customer() {
     }
     assert!(compared > 1000);
 }
+
+#[test]
+fn the_blend_search_chooses_alike_holding_or_recomputing_the_co_purchase_scores() {
+    // Past a number of users the search recomputes each user's scores for every popularity
+    // weight instead of holding them all (4 M customers' took more than 8 GB): same choice.
+    let tx = load(
+        &repo().join("data/sample/transactions.csv"),
+        &Config::default(),
+    );
+    let at = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let params = CoPurchaseParams::default();
+    let choose = |held_max_users: usize| {
+        let (params, blend, by) = retain::recommend::evaluate::choose_blend_holding(
+            &tx,
+            at,
+            90,
+            10,
+            &params,
+            &[],
+            held_max_users,
+        )
+        .unwrap();
+        format!("{params:?} {blend:?} {by}")
+    };
+    let held = choose(usize::MAX);
+    assert!(!held.contains("default: fewer than"), "{held}");
+    assert_eq!(choose(0), held);
+}

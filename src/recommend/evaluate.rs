@@ -307,6 +307,9 @@ impl Setting {
 }
 
 /// The popularity weights of cross-sell tried; 1000 is popularity alone.
+/// Most users whose co-purchase scores the blend search holds at once (see [`choose_blend`]).
+const HELD_SCORES_MAX_USERS: usize = 200_000;
+
 const POPULARITY_WEIGHTS: [f64; 5] = [0.0, 0.1, 0.3, 1.0, 1000.0];
 const CROSS_WEIGHTS: [f64; 4] = [0.0, 0.25, 0.5, 1.0];
 const REPURCHASE_POPULARITY_WEIGHTS: [f64; 4] = [0.0, 0.1, 0.3, 1.0];
@@ -321,6 +324,28 @@ pub fn choose_blend(
     k: usize,
     params: &CoPurchaseParams,
     blocked: &[bool],
+) -> Result<(CoPurchaseParams, Blend, String)> {
+    choose_blend_holding(
+        tx,
+        at,
+        horizon_days,
+        k,
+        params,
+        blocked,
+        HELD_SCORES_MAX_USERS,
+    )
+}
+
+/// [`choose_blend`], holding every user's co-purchase scores only when there are at most
+/// `held_max_users` users (the choice is the same either way).
+pub fn choose_blend_holding(
+    tx: &Transactions,
+    at: NaiveDate,
+    horizon_days: u32,
+    k: usize,
+    params: &CoPurchaseParams,
+    blocked: &[bool],
+    held_max_users: usize,
 ) -> Result<(CoPurchaseParams, Blend, String)> {
     let earlier = at - Duration::days(i64::from(horizon_days));
     let mut setting = Setting::at(tx, earlier, horizon_days, params)?;
@@ -356,7 +381,11 @@ pub fn choose_blend(
             setting.model = previous;
         }
     }
-    let scores = setting.cross_scores(&blend, blocked);
+    // Held, every user's co-purchase scores are reused for each weight below; past
+    // HELD_SCORES_MAX_USERS users they are recomputed for each instead (the same lists, in
+    // bounded memory: 4 M customers' scores took more than 8 GB).
+    let scores =
+        (setting.users.len() <= held_max_users).then(|| setting.cross_scores(&blend, blocked));
     // ... then the cross-sell popularity weight, by `new` hit rate (ties: the weaker weight); the
     // co-purchase scores do not depend on it ...
     let mut best = f64::NEG_INFINITY;
@@ -365,7 +394,7 @@ pub fn choose_blend(
             popularity_weight: w,
             ..blend
         };
-        let new = setting.measure_new(Some(&scores), k, &weighted, blocked);
+        let new = setting.measure_new(scores.as_deref(), k, &weighted, blocked);
         if new.hit_rate > best {
             best = new.hit_rate;
             blend = weighted;
@@ -376,7 +405,7 @@ pub fn choose_blend(
         .iter()
         .flat_map(|&r| CROSS_WEIGHTS.iter().map(move |&c| (c, r)))
         .collect();
-    let cross = setting.cross_lists(Some(&scores), k, &blend, blocked);
+    let cross = setting.cross_lists(scores.as_deref(), k, &blend, blocked);
     drop(scores);
     let results = setting.measure_mixes(&cross, k, &blend, blocked, &mixes);
     let mut best = f64::NEG_INFINITY;
