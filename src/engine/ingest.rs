@@ -133,6 +133,12 @@ impl Router {
 /// of its lines while the stages run, with room (see [`budget::WORK_FACTOR`]).
 const INGEST_FACTOR: u64 = 4;
 
+/// Rough sizes for the first guess, before any row is read: bytes of a parsed row in memory,
+/// of a CSV row as text, and how much gzip shrinks CSV text.
+const PARSED_ROW_BYTES: u64 = 160;
+const CSV_ROW_BYTES: u64 = 80;
+const GZIP_TEXT_RATIO: u64 = 8;
+
 /// Fewest rows a shard is given: a budget too small for the input makes many shards, not a
 /// file per row.
 const MIN_SHARD_ROWS: u64 = 10_000;
@@ -158,7 +164,19 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
         .map(|f| f.bytes)
         .sum();
     let mut reading = Reading::new(&config.columns, &config.input, exists, keep_rejected)?;
-    let batch_bytes = (limit / 16).clamp(8 << 20, 64 << 20) as usize;
+    // An input that surely fits the budget is read a file at a time (no slicing, no copies);
+    // a larger one in batches of at most 64 MiB of text.
+    let compressed = opened.iter().any(|f| {
+        f.rows().is_none() && f.file.text.compression != crate::io::text::Compression::None
+    });
+    let guess = known_rows * PARSED_ROW_BYTES
+        + csv_bytes * if compressed { GZIP_TEXT_RATIO } else { 1 } * PARSED_ROW_BYTES
+            / CSV_ROW_BYTES;
+    let batch_bytes = if guess.saturating_mul(2) < limit {
+        usize::MAX / 4
+    } else {
+        (limit / 16).clamp(8 << 20, 64 << 20) as usize
+    };
     let mut router: Option<Router> = None;
     let started = Instant::now();
     let mut stream: Option<crate::progress::Stream> = None;

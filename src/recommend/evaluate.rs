@@ -82,27 +82,49 @@ pub fn bought_in_window(
 
 /// Hit rate and recall over users, from (suggested, bought) pairs; users with nothing bought are skipped.
 pub fn score_lists<'a>(pairs: impl Iterator<Item = (Vec<u32>, &'a [u32])>, k: usize) -> RecMetrics {
-    let (mut users, mut hits, mut recall) = (0usize, 0usize, 0.0);
+    let mut tally = Tally::default();
     for (suggested, bought) in pairs {
+        tally.add(suggested.iter().copied(), bought, k);
+    }
+    tally.metrics()
+}
+
+/// The sums behind [`RecMetrics`], added user after user (in user order, so that the recall sum
+/// does not depend on how the users are split into chunks).
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    users: usize,
+    hits: usize,
+    recall: f64,
+}
+
+impl Tally {
+    fn add(&mut self, suggested: impl Iterator<Item = u32>, bought: &[u32], k: usize) {
         if bought.is_empty() {
-            continue;
+            return;
         }
         let found = suggested
-            .iter()
             .take(k)
             .filter(|p| bought.binary_search(p).is_ok())
             .count();
-        users += 1;
-        hits += usize::from(found > 0);
-        recall += found as f64 / bought.len().min(k) as f64;
+        self.users += 1;
+        self.hits += usize::from(found > 0);
+        self.recall += found as f64 / bought.len().min(k) as f64;
     }
-    let n = users.max(1) as f64;
-    RecMetrics {
-        hit_rate: hits as f64 / n,
-        recall: recall / n,
-        users,
+
+    fn metrics(self) -> RecMetrics {
+        let n = self.users.max(1) as f64;
+        RecMetrics {
+            hit_rate: self.hits as f64 / n,
+            recall: self.recall / n,
+            users: self.users,
+        }
     }
 }
+
+/// Users whose lists are made at once while measuring: lists for all of 4 M customers would
+/// take gigabytes.
+const CHUNK_USERS: usize = 1 << 16;
 
 /// Everything needed to measure suggestions made at one date.
 pub struct Setting {
@@ -161,14 +183,25 @@ impl Setting {
         })
     }
 
+    /// The users' positions in chunks of [`CHUNK_USERS`].
+    fn chunks(&self) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let n = self.users.len();
+        (0..n.div_ceil(CHUNK_USERS)).map(move |i| i * CHUNK_USERS..((i + 1) * CHUNK_USERS).min(n))
+    }
+
     /// (`all`, `new`) for one blend.
     pub fn measure(&self, k: usize, blend: &Blend, blocked: &[bool]) -> (RecMetrics, RecMetrics) {
-        let cross = self.cross_lists(None, k, blend, blocked);
-        let repurchase = self.repurchase_lists(k, blend, blocked);
-        (
-            self.measure_all(&repurchase, &cross, k, blend),
-            self.measure_new_lists(&cross, k),
-        )
+        let (mut all, mut new) = (Tally::default(), Tally::default());
+        for users in self.chunks() {
+            let cross = self.cross_lists(None, k, blend, blocked, users.clone());
+            let repurchase = self.repurchase_lists(k, blend, blocked, users.clone());
+            for ((u, c), r) in users.zip(&cross).zip(&repurchase) {
+                let combined = self.model.combined(r, c, k, blend);
+                all.add(combined.into_iter(), &self.bought[u], k);
+                new.add(c.iter().map(|x| x.product), &self.bought_new[u], k);
+            }
+        }
+        (all.metrics(), new.metrics())
     }
 
     /// The co-purchase part of every user's cross-sell list (see
@@ -184,14 +217,15 @@ impl Setting {
             .collect()
     }
 
-    /// Users' cross-sell lists under `blend`: finished from `scores` (of [`Self::cross_scores`])
-    /// when given, else scored one user at a time (never holding every user's scores).
+    /// Cross-sell lists under `blend` of the users at `users`: finished from `scores` (of
+    /// [`Self::cross_scores`]) when given, else scored one user at a time.
     fn cross_lists(
         &self,
         scores: Option<&[Vec<Suggestion>]>,
         k: usize,
         blend: &Blend,
         blocked: &[bool],
+        users: std::ops::Range<usize>,
     ) -> Vec<Vec<Suggestion>> {
         let finish = |u: usize| {
             let owned = &self.history.customers[self.users[u]];
@@ -202,12 +236,18 @@ impl Setting {
             self.model
                 .finish_cross_sell(scored, owned, k, blend, blocked, &self.popular)
         };
-        (0..self.users.len()).into_par_iter().map(finish).collect()
+        users.into_par_iter().map(finish).collect()
     }
 
-    /// Users' repurchase lists under `blend`.
-    fn repurchase_lists(&self, k: usize, blend: &Blend, blocked: &[bool]) -> Vec<Vec<Suggestion>> {
-        self.users
+    /// Repurchase lists under `blend` of the users at `users`.
+    fn repurchase_lists(
+        &self,
+        k: usize,
+        blend: &Blend,
+        blocked: &[bool],
+        users: std::ops::Range<usize>,
+    ) -> Vec<Vec<Suggestion>> {
+        self.users[users]
             .par_iter()
             .map(|&c| {
                 self.model
@@ -216,18 +256,8 @@ impl Setting {
             .collect()
     }
 
-    /// `new`: cross-sell lists against the products new to each user.
-    fn measure_new_lists(&self, cross: &[Vec<Suggestion>], k: usize) -> RecMetrics {
-        score_lists(
-            cross
-                .iter()
-                .zip(&self.bought_new)
-                .map(|(list, new)| (list.iter().map(|x| x.product).collect(), new.as_slice())),
-            k,
-        )
-    }
-
-    /// `new` under `blend` (with `scores` as in [`Self::cross_lists`]).
+    /// `new` under `blend` (with `scores` as in [`Self::cross_lists`]): cross-sell lists against
+    /// the products new to each user.
     pub fn measure_new(
         &self,
         scores: Option<&[Vec<Suggestion>]>,
@@ -235,30 +265,22 @@ impl Setting {
         blend: &Blend,
         blocked: &[bool],
     ) -> RecMetrics {
-        self.measure_new_lists(&self.cross_lists(scores, k, blend, blocked), k)
+        let mut new = Tally::default();
+        for users in self.chunks() {
+            let cross = self.cross_lists(scores, k, blend, blocked, users.clone());
+            for (u, c) in users.zip(&cross) {
+                new.add(c.iter().map(|x| x.product), &self.bought_new[u], k);
+            }
+        }
+        new.metrics()
     }
 
-    /// `all`: the combined list (mixed as `blend` says) against every product bought.
-    fn measure_all(
-        &self,
-        repurchase: &[Vec<Suggestion>],
-        cross: &[Vec<Suggestion>],
-        k: usize,
-        blend: &Blend,
-    ) -> RecMetrics {
-        let lists = repurchase
-            .iter()
-            .zip(cross)
-            .zip(&self.bought)
-            .map(|((r, c), bought)| (self.model.combined(r, c, k, blend), bought.as_slice()));
-        score_lists(lists, k)
-    }
-
-    /// `all` recall of every (cross weight, repurchase popularity weight) mix on top of `base`,
-    /// from the cross-sell lists of `base` and one repurchase list per popularity weight.
+    /// `all` recall of every (cross weight, repurchase popularity weight) mix on top of `base`:
+    /// the cross-sell lists of `base` (with `scores` as in [`Self::cross_lists`]) and one
+    /// repurchase list per popularity weight, mixed.
     pub fn measure_mixes(
         &self,
-        cross: &[Vec<Suggestion>],
+        scores: Option<&[Vec<Suggestion>]>,
         k: usize,
         base: &Blend,
         blocked: &[bool],
@@ -266,22 +288,28 @@ impl Setting {
     ) -> Vec<RecMetrics> {
         let mut weights: Vec<f64> = mixes.iter().map(|m| m.1).collect();
         weights.dedup();
-        let mut out = vec![None; mixes.len()];
-        for w in weights {
-            let blend = Blend {
-                repurchase_popularity_weight: w,
-                ..*base
-            };
-            let repurchase = self.repurchase_lists(k, &blend, blocked);
-            for (i, mix) in mixes.iter().enumerate().filter(|(_, m)| m.1 == w) {
-                let mixed = Blend {
-                    cross_weight: mix.0,
-                    ..blend
+        let mut tallies = vec![Tally::default(); mixes.len()];
+        for users in self.chunks() {
+            let cross = self.cross_lists(scores, k, base, blocked, users.clone());
+            for &w in &weights {
+                let blend = Blend {
+                    repurchase_popularity_weight: w,
+                    ..*base
                 };
-                out[i] = Some(self.measure_all(&repurchase, cross, k, &mixed));
+                let repurchase = self.repurchase_lists(k, &blend, blocked, users.clone());
+                for (i, mix) in mixes.iter().enumerate().filter(|(_, m)| m.1 == w) {
+                    let mixed = Blend {
+                        cross_weight: mix.0,
+                        ..blend
+                    };
+                    for ((u, c), r) in users.clone().zip(&cross).zip(&repurchase) {
+                        let combined = self.model.combined(r, c, k, &mixed);
+                        tallies[i].add(combined.into_iter(), &self.bought[u], k);
+                    }
+                }
             }
         }
-        out.into_iter().flatten().collect()
+        tallies.into_iter().map(Tally::metrics).collect()
     }
 
     /// The popularity baseline for the same users.
@@ -405,9 +433,8 @@ pub fn choose_blend_holding(
         .iter()
         .flat_map(|&r| CROSS_WEIGHTS.iter().map(move |&c| (c, r)))
         .collect();
-    let cross = setting.cross_lists(scores.as_deref(), k, &blend, blocked);
+    let results = setting.measure_mixes(scores.as_deref(), k, &blend, blocked, &mixes);
     drop(scores);
-    let results = setting.measure_mixes(&cross, k, &blend, blocked, &mixes);
     let mut best = f64::NEG_INFINITY;
     let base = blend;
     for (&(cross_weight, repurchase_popularity_weight), all) in mixes.iter().zip(&results) {
