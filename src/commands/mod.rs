@@ -58,10 +58,11 @@ pub(crate) fn settings_reads(args: &crate::cli::SettingsArgs) -> Vec<(&'static s
         .collect()
 }
 
-/// Reads and cleans the input (a file, directory or glob), reporting what happened on stderr, and
-/// splits its lines into customer shards when they need more than the memory budget (or when
-/// `--shards` says so). Shards are spilled to `--work-dir`, or beside `out` (the file or
-/// directory the command writes), or into the system's temp directory.
+/// Reads and cleans the input (a file, directory or glob) as a stream into customer shards (see
+/// [`crate::engine::ingest`]), reporting what happened on stderr: one shard in memory when the
+/// input fits the memory budget, else as many as it needs (or as `--shards` says), spilled to
+/// `--work-dir`, or beside `out` (the file or directory the command writes), or into the
+/// system's temp directory.
 pub(crate) fn load(
     path: &Path,
     config: &Config,

@@ -292,7 +292,7 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
     let lines = super::Lines::from_stored(stored, recodes, router.work.take())?;
     if k > 1 {
         crate::commands::progress(format!(
-            "read into {k} customer shards ({} MiB of parsed rows a shard at most) in {:.2} s, cleaned in {:.2} s (memory budget {}{})",
+            "read into {k} customer shards (about {} MiB of parsed rows each) in {:.2} s, cleaned in {:.2} s (memory budget {}{})",
             (router.bytes_per_row * tx.accounting.rows_read / k as u64) >> 20,
             read_secs,
             started.elapsed().as_secs_f64(),
