@@ -173,6 +173,38 @@ pub struct Dictionaries {
     pub name_counts: Vec<(u32, String, u64)>,
 }
 
+impl Dictionaries {
+    /// The dictionaries of customer and product ids in code order.
+    fn new(
+        customer_ids: Vec<&str>,
+        product_ids: Vec<&str>,
+        product_names: Vec<Option<String>>,
+        orders_per_customer: Vec<u32>,
+        name_counts: Vec<(u32, String, u64)>,
+    ) -> PolarsResult<Dictionaries> {
+        let codes = |n: usize| (0..n as u32).collect::<Vec<u32>>();
+        Ok(Dictionaries {
+            customers: DataFrame::new(
+                customer_ids.len(),
+                vec![
+                    Column::new(line::CUSTOMER_IX.into(), codes(customer_ids.len())),
+                    Column::new(line::CUSTOMER_ID.into(), customer_ids),
+                ],
+            )?,
+            products: DataFrame::new(
+                product_ids.len(),
+                vec![
+                    Column::new(line::PRODUCT_IX.into(), codes(product_ids.len())),
+                    Column::new(line::PRODUCT_ID.into(), product_ids),
+                    Column::new(line::PRODUCT_NAME.into(), product_names),
+                ],
+            )?,
+            orders_per_customer,
+            name_counts,
+        })
+    }
+}
+
 /// Adds `customer_ix`, `order_ix` (one per customer and order key) and `product_ix` to the line
 /// table, returns their dictionaries and drops the text columns they replace: later stages read
 /// the codes only, and per-line text is most of the table's memory (on 12 M lines, about 1 GB).
@@ -228,26 +260,13 @@ pub fn encode(lines: &mut DataFrame) -> PolarsResult<Dictionaries> {
     let (order_codes, orders_per_customer) = order_codes;
     let (product_names, name_counts) = product_names;
 
-    let codes = |n: usize| (0..n as u32).collect::<Vec<u32>>();
-    let dictionaries = Dictionaries {
-        customers: DataFrame::new(
-            customer_ids.len(),
-            vec![
-                Column::new(line::CUSTOMER_IX.into(), codes(customer_ids.len())),
-                Column::new(line::CUSTOMER_ID.into(), customer_ids),
-            ],
-        )?,
-        products: DataFrame::new(
-            product_ids.len(),
-            vec![
-                Column::new(line::PRODUCT_IX.into(), codes(product_ids.len())),
-                Column::new(line::PRODUCT_ID.into(), product_ids),
-                Column::new(line::PRODUCT_NAME.into(), product_names),
-            ],
-        )?,
+    let dictionaries = Dictionaries::new(
+        customer_ids,
+        product_ids,
+        product_names,
         orders_per_customer,
         name_counts,
-    };
+    )?;
     lines.with_column(Column::new(line::CUSTOMER_IX.into(), customer_codes))?;
     lines.with_column(Column::new(line::ORDER_IX.into(), order_codes))?;
     lines.with_column(Column::new(line::PRODUCT_IX.into(), product_codes))?;
@@ -362,26 +381,13 @@ pub fn merge(parts: &[Dictionaries]) -> PolarsResult<(Dictionaries, Vec<Recode>)
         .collect();
     name_counts.sort_unstable();
     let product_names = best_names(&name_counts, product_ids.len());
-    let codes = |n: usize| (0..n as u32).collect::<Vec<u32>>();
-    let dictionaries = Dictionaries {
-        customers: DataFrame::new(
-            customer_ids.len(),
-            vec![
-                Column::new(line::CUSTOMER_IX.into(), codes(customer_ids.len())),
-                Column::new(line::CUSTOMER_ID.into(), customer_ids),
-            ],
-        )?,
-        products: DataFrame::new(
-            product_ids.len(),
-            vec![
-                Column::new(line::PRODUCT_IX.into(), codes(product_ids.len())),
-                Column::new(line::PRODUCT_ID.into(), product_ids),
-                Column::new(line::PRODUCT_NAME.into(), product_names),
-            ],
-        )?,
+    let dictionaries = Dictionaries::new(
+        customer_ids,
+        product_ids,
+        product_names,
         orders_per_customer,
         name_counts,
-    };
+    )?;
     Ok((dictionaries, recodes))
 }
 

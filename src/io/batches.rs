@@ -32,6 +32,8 @@ pub struct Opened {
     pub bytes: u64,
     /// The header's names (CSV), for messages.
     names: Vec<String>,
+    /// The header line (CSV), put in front of every batch.
+    header: Vec<u8>,
 }
 
 impl Opened {
@@ -115,10 +117,11 @@ fn open_file(source: &Source, format: Format, config: &Config) -> Result<Opened>
         text,
     };
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut header = Vec::new();
     let (schema, parquet_rows) = match format {
         Format::Csv => {
-            let header = read_header(&file)?;
-            let frame = csv_frame(header, separator)
+            header = read_header(&file)?;
+            let frame = csv_frame(header.clone(), separator)
                 .map_err(|e| read_error(&file, path, &[], e))?
                 .collect()
                 .map_err(|e| read_error(&file, path, &[], e))?;
@@ -189,6 +192,7 @@ fn open_file(source: &Source, format: Format, config: &Config) -> Result<Opened>
         parquet_rows,
         bytes,
         names: header_names,
+        header,
     })
 }
 
@@ -383,7 +387,7 @@ fn csv_batches(
 ) -> Result<()> {
     let info = &file.file;
     let path = &info.path;
-    let header = read_header(info)?;
+    let header = &file.header;
     let io_error = |e: std::io::Error| text::text_error(path, info.text, e);
     let (mut reader, consumed) = text::open_text_counted(path, info.text).map_err(io_error)?;
     // Skip the header: the first record, and a byte-order mark before it.
@@ -396,6 +400,12 @@ fn csv_batches(
     // The buffer holds no record end: read on whatever its size (one record longer than a batch).
     let mut need_more = false;
     let names: Vec<&str> = file.names.iter().map(String::as_str).collect();
+    let parse = |text: Vec<u8>| {
+        csv_frame(text, info.separator)
+            .map(|frame| select(file, frame))
+            .and_then(|frame| frame.collect())
+            .map_err(|e| csv_failure(info, path, &names, e))
+    };
     loop {
         while !eof && (buffer.len() < batch_bytes || !header_skipped || need_more) {
             let n = read_some(&mut *reader, &mut block).map_err(io_error)?;
@@ -429,16 +439,13 @@ fn csv_batches(
             break;
         }
         let mut text = Vec::with_capacity(header.len() + end);
-        text.extend_from_slice(&header);
+        text.extend_from_slice(header);
         text.extend_from_slice(&buffer[..end]);
         buffer.drain(..end);
         if !eof {
             cutter.drained(end);
         }
-        let table = csv_frame(text, info.separator)
-            .map(|frame| select(file, frame))
-            .and_then(|frame| frame.collect())
-            .map_err(|e| csv_failure(info, path, &names, e))?;
+        let table = parse(text)?;
         emit(
             table,
             Some(consumed.load(std::sync::atomic::Ordering::Relaxed)),
@@ -447,11 +454,7 @@ fn csv_batches(
     }
     if !emitted {
         // No rows: the columns, for a table of none.
-        let table = csv_frame(header, info.separator)
-            .map(|frame| select(file, frame))
-            .and_then(|frame| frame.collect())
-            .map_err(|e| csv_failure(info, path, &names, e))?;
-        emit(table, None)?;
+        emit(parse(header.clone())?, None)?;
     }
     Ok(())
 }

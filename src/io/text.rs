@@ -130,31 +130,13 @@ fn text_of(bytes: Box<dyn Read>, form: TextForm) -> Box<dyn Read> {
 
 /// The file's bytes, decompressed.
 fn open_bytes(path: &Path, compression: Compression) -> io::Result<Box<dyn Read>> {
-    let file = File::open(path)?;
-    Ok(match compression {
-        Compression::None => Box::new(file),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Compression::Zlib => Box::new(flate2::read::ZlibDecoder::new(file)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
-    })
+    bytes_of(File::open(path)?, compression)
 }
 
 /// The text of a CSV file as it is read: decompressed, decoded to UTF-8 unless it is UTF-8
 /// already (polars checks that), CR line ends as LF.
 pub fn open_text(path: &Path, form: TextForm) -> io::Result<Box<dyn Read>> {
-    let bytes = open_bytes(path, form.compression)?;
-    Ok(if form.is_native() {
-        bytes
-    } else {
-        let decoder = (form.encoding != TextEncoding::Utf8)
-            .then(|| decoding(form.encoding).new_decoder_with_bom_removal());
-        Box::new(TextReader::new(
-            bytes,
-            decoder,
-            form.encoding,
-            form.line_ends == LineEnds::Cr,
-        ))
-    })
+    Ok(text_of(open_bytes(path, form.compression)?, form))
 }
 
 /// As [`open_text`], but UTF-8 is checked too: reading stops with a [`Malformed`] error at the
