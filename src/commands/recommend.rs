@@ -24,8 +24,10 @@ pub(crate) fn fit(
 ) -> Result<(CoPurchaseModel, History, Blend, String)> {
     let started = std::time::Instant::now();
     let defaults = CoPurchaseParams::default();
-    let history = History::build(tx, as_of, defaults.popularity_days)?;
-    let blocked = blocked_mask(&history, config);
+    let products = tx.products.column(crate::schema::line::PRODUCT_ID)?.str()?;
+    let blocked = blocked_mask(products.iter().map(Option::unwrap_or_default), config);
+    // The blend search builds its own history one horizon earlier: the one at `as_of` is built
+    // after it, so that the two are never held at once.
     let (params, blend, chosen_by) = evaluate::choose_blend(
         tx,
         as_of,
@@ -35,6 +37,7 @@ pub(crate) fn fit(
         &blocked,
     )?;
     let searched = started.elapsed().as_secs_f64();
+    let history = History::build(tx, as_of, defaults.popularity_days)?;
     let model = CoPurchaseModel::fit(&history, &params);
     super::progress(format!(
         "co-purchase model: blend search {searched:.2} s, fit {:.2} s ({} products, {} baskets)",
@@ -46,11 +49,9 @@ pub(crate) fn fit(
 }
 
 /// True for every product code that config says never to suggest.
-pub(crate) fn blocked_mask(history: &History, config: &Config) -> Vec<bool> {
-    history
-        .product_ids
-        .iter()
-        .map(|id| config.recommend.blocked_products.iter().any(|b| b == id))
+/// (`ids`: the id of every product code.)
+pub(crate) fn blocked_mask<'a>(ids: impl Iterator<Item = &'a str>, config: &Config) -> Vec<bool> {
+    ids.map(|id| config.recommend.blocked_products.iter().any(|b| b == id))
         .collect()
 }
 
@@ -68,10 +69,22 @@ pub(crate) fn write_suggestions(
         .column(crate::schema::line::CUSTOMER_ID)?
         .str()?
         .clone();
-    let blocked = blocked_mask(history, config);
-    let table = output::table(model, history, &ids, config.recommend.k, blend, &blocked)?;
-    crate::output::write_table(&table, path, crate::output::Profile::Crm)?;
-    Ok(table.height())
+    let blocked = blocked_mask(history.product_ids.iter().map(String::as_str), config);
+    let part = crate::engine::budget::customers_per_part(
+        config.engine.memory_limit_bytes().map_err(Error::Usage)?,
+    );
+    let mut file = crate::output::parts::TableFile::create(path, crate::output::Profile::Crm)?;
+    output::write_parts(
+        model,
+        history,
+        &ids,
+        config.recommend.k,
+        blend,
+        &blocked,
+        part,
+        |rows| file.append(rows),
+    )?;
+    file.finish()
 }
 
 pub fn run(args: &RecommendArgs) -> Result<()> {

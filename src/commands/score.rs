@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
+use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::stages::Stages;
@@ -11,15 +12,16 @@ use super::train::Suggester;
 use crate::clean::Transactions;
 use crate::cli::{CampaignArgs, ScoreArgs};
 use crate::config::{CampaignOptions, Config};
+use crate::engine::budget;
 use crate::error::{Error, Result};
 use crate::io::paths::{self, Replaced};
 use crate::io::store;
 use crate::model::artifact::InputFingerprint;
 use crate::model::score::{self, RiskTiers};
 use crate::model::{ChurnModel, train};
-use crate::offers::{Budget, Catalog};
-use crate::output::crm::{self, Campaign, Summary};
-use crate::output::{CampaignInfo, ManifestHead, Output};
+use crate::offers::{Budget, Catalog, Decision};
+use crate::output::crm::{self, Campaign, Picks, Summary};
+use crate::output::{CampaignInfo, ManifestHead, Output, parts};
 use crate::recommend::{CoPurchaseParams, History};
 use crate::settings;
 
@@ -29,9 +31,6 @@ pub const SCORES_PARQUET: &str = "scores.parquet";
 pub const SCORES_CSV: &str = "scores.csv";
 pub const RECOMMENDATIONS_FILE: &str = "recommendations.csv";
 pub const REPORT_FILE: &str = "report.md";
-
-/// Products per customer in the CRM file.
-const CRM_PRODUCTS: usize = 3;
 
 /// The campaign from the flags, else the config file's `[campaign]`, else the defaults; reads the
 /// catalog and the suppression list.
@@ -214,6 +213,10 @@ pub(crate) fn complete(job: Job<'_>, mut out: Output, stages: &mut Stages) -> Re
 
 /// Scores every customer, suggests products, chooses offers and writes the result files into
 /// `out`. Returns the campaign summary; adds what the user should know to `warnings`.
+///
+/// Customer-level tables are never whole: the scoring table (features) is, but scores with
+/// reasons, suggestions and CRM rows are made a part of customers at a time and appended to
+/// their files (see [`crate::output::parts`]), so that millions of customers fit the budget.
 #[allow(clippy::too_many_arguments)]
 fn deliver(
     model: &ChurnModel,
@@ -238,6 +241,8 @@ fn deliver(
         super::progress(format!("warning: {warning}"));
         warnings.push(warning);
     }
+    let part =
+        budget::customers_per_part(config.engine.memory_limit_bytes().map_err(Error::Usage)?);
     let table = train::scoring_table(
         tx,
         as_of,
@@ -245,54 +250,60 @@ fn deliver(
         model.propensity_shrink,
         &config.features,
     )?;
+    let ids = tx
+        .customers
+        .column(crate::schema::line::CUSTOMER_ID)?
+        .str()?
+        .clone();
+    let codes = customer_codes(&table, &ids)?;
     let tiers = RiskTiers {
         high: config.scoring.risk_high,
         medium: config.scoring.risk_medium,
     };
-    let scores = score::score(model, &table, tiers)?;
+    let predicted = score::predict(model, &table, tiers, part)?;
 
     stages.start("suggest products");
-    let suggestions = match suggester {
+    let (picks, suggestions) = match suggester {
         Some(s) => {
-            let ids = tx
-                .customers
-                .column(crate::schema::line::CUSTOMER_ID)?
-                .str()?
-                .clone();
-            let blocked = super::recommend::blocked_mask(&s.history, config);
-            Some(crate::recommend::output::table(
+            let blocked = super::recommend::blocked_mask(
+                s.history.product_ids.iter().map(String::as_str),
+                config,
+            );
+            let mut file = out.open(RECOMMENDATIONS_FILE)?;
+            let picks = crate::recommend::output::write_parts(
                 &s.model,
                 &s.history,
                 &ids,
                 config.recommend.k,
                 &s.blend,
                 &blocked,
-            )?)
+                part,
+                |rows| file.append(rows),
+            )?;
+            (picks, Some(file))
         }
         None => {
             super::progress("no co-purchase model: the CRM file has no product suggestions");
-            None
+            (Picks::none(), None)
         }
-    };
-    let picks = match &suggestions {
-        Some(table) => crm::top_products(table, CRM_PRODUCTS)?,
-        None => Default::default(),
     };
 
     stages.start("choose offers");
-    let decided = crm::decide(&scores, &picks, campaign, as_of, &model.model_version)?;
-    let d = &decided.summary.decisions;
+    let candidates = crm::candidates(&predicted, &codes, &picks)?;
+    let (decisions, mut summary) = crm::decide(&candidates, campaign);
+    drop(candidates);
+    let d = &summary.decisions;
     let count = |k: &str| d.get(k).copied().unwrap_or(0);
     super::progress(format!(
         "{} customers: {} to contact, {} in the control group, {} over budget, {} no action, {} suppressed; cost {:.2}, expected net benefit {:.2}",
-        decided.summary.customers_scored,
+        summary.customers_scored,
         count("contact"),
         count("control"),
         count("over_budget"),
         count("no_action"),
         count("suppressed"),
-        decided.summary.total_cost,
-        decided.summary.total_expected_net_benefit,
+        summary.total_cost,
+        summary.total_expected_net_benefit,
     ));
 
     stages.start(if out.is_dry_run() {
@@ -300,13 +311,64 @@ fn deliver(
     } else {
         "write files"
     });
-    out.table(CRM_FILE, &decided.crm)?;
-    out.table(SCORES_PARQUET, &decided.scores)?;
-    out.table(SCORES_CSV, &decided.scores)?;
-    if let Some(table) = &suggestions {
-        out.table(RECOMMENDATIONS_FILE, table)?;
+    // Customers in a file's order, a part at a time: scored (with reasons), decided, appended.
+    let decided = |rows: &[usize]| -> Result<DataFrame> {
+        let idx = IdxCa::from_vec("rows".into(), rows.iter().map(|&i| i as IdxSize).collect());
+        let scored = score::score(model, &table.take(&idx)?, tiers)?;
+        let chosen: Vec<&Decision> = rows.iter().map(|&i| &decisions[i]).collect();
+        let customers: Vec<u32> = rows.iter().map(|&i| codes[i]).collect();
+        crm::with_decisions(&scored, &chosen, &customers, &campaign.catalog, &picks)
+    };
+    let mut crm_file = out.open(CRM_FILE)?;
+    let order = crm::crm_order(&decisions);
+    for range in parts::ranges(order.len(), part) {
+        let selected = decided(&order[range])?;
+        crm_file.append(&crm::crm_part(
+            &selected,
+            campaign,
+            as_of,
+            &model.model_version,
+        )?)?;
     }
-    Ok(decided.summary)
+    let mut parquet = out.open(SCORES_PARQUET)?;
+    let mut csv = out.open(SCORES_CSV)?;
+    for range in parts::ranges(table.height(), part) {
+        let rows: Vec<usize> = range.collect();
+        let scores = decided(&rows)?;
+        crm::tally_reasons(&scores, &mut summary.reasons)?;
+        parquet.append(&scores)?;
+        csv.append(&scores)?;
+    }
+    out.close(CRM_FILE, crm_file)?;
+    out.close(SCORES_PARQUET, parquet)?;
+    out.close(SCORES_CSV, csv)?;
+    if let Some(file) = suggestions {
+        out.close(RECOMMENDATIONS_FILE, file)?;
+    }
+    Ok(summary)
+}
+
+/// The customer code of each row of `table` (sorted by customer id), from `ids` (every
+/// customer's id by code; codes follow the sorted ids).
+fn customer_codes(table: &DataFrame, ids: &StringChunked) -> Result<Vec<u32>> {
+    let mut codes = Vec::with_capacity(table.height());
+    let mut all = ids.iter().enumerate();
+    for id in table
+        .column(crate::schema::feature::CUSTOMER_ID)?
+        .str()?
+        .iter()
+    {
+        let id = id.unwrap_or_default();
+        match all.find(|(_, candidate)| *candidate == Some(id)) {
+            Some((code, _)) => codes.push(code as u32),
+            None => {
+                return Err(Error::Internal(format!(
+                    "scored customer '{id}' is not among the input's customers in id order"
+                )));
+            }
+        }
+    }
+    Ok(codes)
 }
 
 /// Writes the report and the manifest and puts the output directory in place (or prints the dry

@@ -14,6 +14,13 @@ pub const WORK_FACTOR: u64 = 8;
 /// Most shards a run may be split into.
 pub const MAX_SHARDS: usize = 4096;
 
+/// Customers per part in the stages that make customer-level tables a part at a time (scores
+/// with reasons, suggestions, CRM rows): about 64 KiB of budget per customer, between 1,024 and
+/// 65,536. The files do not depend on it (see [`crate::output::parts`]).
+pub fn customers_per_part(limit: u64) -> usize {
+    (limit / (64 << 10)).clamp(1 << 10, 1 << 16) as usize
+}
+
 /// Reads a size such as `6GiB`, `512MiB`, `4GB`, `800M` or `1000000` (bytes). `K`, `M`, `G`, `T`
 /// (with or without `B`) and the `iB` forms are powers of 1024, as in DuckDB's `memory_limit`.
 pub fn parse_size(text: &str) -> std::result::Result<u64, String> {

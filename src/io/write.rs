@@ -35,7 +35,7 @@ impl TableFormat {
     }
 }
 
-fn temp_path(target: &Path) -> PathBuf {
+pub(crate) fn temp_path(target: &Path) -> PathBuf {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -62,7 +62,7 @@ fn io_error_in(e: &PolarsError) -> Option<std::io::Error> {
 
 /// A failure to write `path`: an I/O error met by polars' writers (a full disk) is an output
 /// error naming the file (exit 6), like one met by retain's own writer.
-fn as_output_error(path: &Path, e: Error) -> Error {
+pub(crate) fn as_output_error(path: &Path, e: Error) -> Error {
     match e {
         Error::Polars(ref p) => match io_error_in(p) {
             Some(source) => Error::Output {
@@ -103,6 +103,53 @@ pub fn write_atomic(
     result
 }
 
+/// Bytes handed to a gzip encoder at a time by [`Blocks`].
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// Hands `inner` its bytes in blocks of exactly [`BLOCK_BYTES`] (the last one fewer), and
+/// ignores `flush`: the gzip encoder's output depends on how its input was cut into writes and on
+/// flushes (polars' CSV writer flushes after every table), and a file must have the same bytes
+/// however its rows were cut into parts.
+pub(crate) struct Blocks<W: Write> {
+    inner: W,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> Blocks<W> {
+    pub(crate) fn new(inner: W) -> Blocks<W> {
+        Blocks {
+            inner,
+            buffer: Vec::with_capacity(BLOCK_BYTES),
+        }
+    }
+
+    /// Hands over the last block; returns the writer.
+    pub(crate) fn finish(mut self) -> std::io::Result<W> {
+        self.inner.write_all(&self.buffer)?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for Blocks<W> {
+    fn write(&mut self, mut data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len();
+        while !data.is_empty() {
+            let take = (BLOCK_BYTES - self.buffer.len()).min(data.len());
+            self.buffer.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buffer.len() == BLOCK_BYTES {
+                self.inner.write_all(&self.buffer)?;
+                self.buffer.clear();
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes raw bytes (JSON, text) into an atomic writer.
 pub fn write_bytes<W: Write>(out: &mut W, bytes: &[u8], path: &Path) -> Result<()> {
     out.write_all(bytes).map_err(output_error(path))
@@ -135,9 +182,14 @@ pub fn write_table(table: &mut DataFrame, path: &Path) -> Result<()> {
         match format {
             TableFormat::Csv => csv_bytes(table, out)?,
             TableFormat::CsvGz => {
-                let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+                let mut gz = Blocks::new(flate2::write::GzEncoder::new(
+                    out,
+                    flate2::Compression::default(),
+                ));
                 csv_bytes(table, &mut gz)?;
-                gz.finish().map_err(output_error(path))?;
+                gz.finish()
+                    .and_then(flate2::write::GzEncoder::finish)
+                    .map_err(output_error(path))?;
             }
             TableFormat::Parquet => write_bytes(out, &parquet_bytes(table)?, path)?,
         }

@@ -44,6 +44,40 @@ pub fn expected_value(raw: &Raw, horizon_days: u32) -> f64 {
 /// multi-select field.
 pub const REASON_CODE_SEPARATOR: &str = ";";
 
+/// What the offer choice needs of every customer of `table` (from
+/// [`super::train::scoring_table`]): customer id, churn probability, risk tier, RFM segment,
+/// expected value, average order value and frequency, computed `part` customers at a time. Their
+/// reasons are made by [`score`] as the files are written, a part at a time. A customer's
+/// figures are those [`score`] gives: each is computed from the customer's row alone.
+pub fn predict(
+    model: &ChurnModel,
+    table: &DataFrame,
+    tiers: RiskTiers,
+    part: usize,
+) -> Result<DataFrame> {
+    let n = table.height();
+    let mut p = Vec::with_capacity(n);
+    let mut value = Vec::with_capacity(n);
+    for range in crate::output::parts::ranges(n, part) {
+        let rows = inputs::raw_rows(&table.slice(range.start as i64, range.len()))?;
+        p.extend(model.predict(&rows));
+        value.extend(rows.iter().map(|r| expected_value(r, model.horizon_days)));
+    }
+    let tier: Vec<&str> = p.iter().map(|&x| tiers.tier(x)).collect();
+    Ok(DataFrame::new(
+        n,
+        vec![
+            table.column(f::CUSTOMER_ID)?.clone(),
+            Column::new(s::CHURN_PROBABILITY.into(), p),
+            Column::new(s::RISK_TIER.into(), tier),
+            table.column(f::RFM_SEGMENT)?.clone(),
+            Column::new(s::EXPECTED_VALUE.into(), value),
+            table.column(f::AVG_ORDER_VALUE)?.clone(),
+            table.column(f::FREQUENCY)?.clone(),
+        ],
+    )?)
+}
+
 /// Adds the score columns in front of the features of `table` (from [`super::train::scoring_table`]).
 pub fn score(model: &ChurnModel, table: &DataFrame, tiers: RiskTiers) -> Result<DataFrame> {
     let rows = inputs::raw_rows(table)?;

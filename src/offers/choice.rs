@@ -9,11 +9,11 @@ use super::catalog::{Catalog, Offer};
 
 /// What the choice needs to know about one scored customer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub customer_id: String,
+pub struct Candidate<'a> {
+    pub customer_id: &'a str,
     pub churn_probability: f64,
-    pub risk_tier: String,
-    pub segment: String,
+    pub risk_tier: &'a str,
+    pub segment: &'a str,
     /// Expected spend over the horizon if the customer stays.
     pub expected_value: f64,
     pub avg_order_value: f64,
@@ -63,11 +63,11 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Decision {
-    pub customer_id: String,
+pub struct Decision<'a> {
+    pub customer_id: &'a str,
     /// The best offer that pays for itself (also for control and over-budget customers, who do
     /// not get it); `None` where none does or the customer is suppressed.
-    pub offer: Option<String>,
+    pub offer: Option<&'a str>,
     /// Expected net benefit of `offer` (0 without one).
     pub net_benefit: f64,
     /// Cost of `offer` (0 without one).
@@ -75,37 +75,37 @@ pub struct Decision {
     pub outcome: Outcome,
 }
 
-impl Decision {
+impl<'a> Decision<'a> {
     /// Highest expected net benefit first, ties by customer id: the order budgets are filled in
     /// and the CRM file is sorted by.
     pub fn priority(&self, other: &Decision) -> std::cmp::Ordering {
         other
             .net_benefit
             .total_cmp(&self.net_benefit)
-            .then_with(|| self.customer_id.cmp(&other.customer_id))
+            .then_with(|| self.customer_id.cmp(other.customer_id))
     }
 
     /// The offer to send: only contacted customers get one.
-    pub fn offer_to_send(&self) -> Option<&str> {
+    pub fn offer_to_send(&self) -> Option<&'a str> {
         (self.outcome == Outcome::Contact)
-            .then_some(self.offer.as_deref())
+            .then_some(self.offer)
             .flatten()
     }
 }
 
-fn eligible(o: &Offer, c: &Candidate) -> bool {
-    (o.segments.is_empty() || o.segments.iter().any(|s| s == &c.segment))
-        && (o.risk_tiers.is_empty() || o.risk_tiers.iter().any(|t| t == &c.risk_tier))
+fn eligible(o: &Offer, c: &Candidate<'_>) -> bool {
+    (o.segments.is_empty() || o.segments.iter().any(|s| s == c.segment))
+        && (o.risk_tiers.is_empty() || o.risk_tiers.iter().any(|t| t == c.risk_tier))
         && c.expected_value >= o.min_expected_value
         && c.orders >= o.min_orders
         && (c.has_suggestions || !o.requires_suggestions)
 }
 
-pub fn cost(o: &Offer, c: &Candidate) -> f64 {
+pub fn cost(o: &Offer, c: &Candidate<'_>) -> f64 {
     o.cost_fixed + o.cost_share_of_order * c.avg_order_value
 }
 
-pub fn net_benefit(o: &Offer, c: &Candidate) -> f64 {
+pub fn net_benefit(o: &Offer, c: &Candidate<'_>) -> f64 {
     o.uplift * c.churn_probability * c.expected_value - cost(o, c)
 }
 
@@ -124,25 +124,25 @@ pub fn control_draw(campaign: &str, customer_id: &str) -> f64 {
 /// action. Then, highest benefit first (ties by id), each customer with an offer is drawn into the
 /// control group (`control_share`, by [`control_draw`]) or contacted while the budget lasts;
 /// control customers cost nothing and do not use up the contact budget.
-pub fn choose(
-    catalog: &Catalog,
-    candidates: &[Candidate],
+pub fn choose<'a>(
+    catalog: &'a Catalog,
+    candidates: &[Candidate<'a>],
     suppressed: &std::collections::HashSet<String>,
     budget: Budget,
     control_share: f64,
     campaign: &str,
-) -> Vec<Decision> {
-    let mut decisions: Vec<Decision> = candidates
+) -> Vec<Decision<'a>> {
+    let mut decisions: Vec<Decision<'a>> = candidates
         .iter()
         .map(|c| {
             let mut decision = Decision {
-                customer_id: c.customer_id.clone(),
+                customer_id: c.customer_id,
                 offer: None,
                 net_benefit: 0.0,
                 cost: 0.0,
                 outcome: Outcome::NoAction,
             };
-            if suppressed.contains(&c.customer_id) {
+            if suppressed.contains(c.customer_id) {
                 decision.outcome = Outcome::Suppressed;
                 return decision;
             }
@@ -154,7 +154,7 @@ pub fn choose(
                 }
             }
             if let Some((o, net)) = best {
-                decision.offer = Some(o.code.clone());
+                decision.offer = Some(o.code.as_str());
                 decision.net_benefit = net;
                 decision.cost = cost(o, c);
                 decision.outcome = Outcome::Contact;
@@ -170,7 +170,7 @@ pub fn choose(
     let (mut spent, mut contacts) = (0.0, 0usize);
     for i in order {
         let d = &mut decisions[i];
-        if control_draw(campaign, &d.customer_id) < control_share {
+        if control_draw(campaign, d.customer_id) < control_share {
             d.outcome = Outcome::Control;
             continue;
         }
@@ -198,12 +198,12 @@ mod tests {
         Offer::plain(code, fixed, uplift)
     }
 
-    fn customer(id: &str, p: f64, value: f64) -> Candidate {
+    fn customer(id: &str, p: f64, value: f64) -> Candidate<'_> {
         Candidate {
-            customer_id: id.into(),
+            customer_id: id,
             churn_probability: p,
-            risk_tier: "high".into(),
-            segment: "At risk".into(),
+            risk_tier: "high",
+            segment: "At risk",
             expected_value: value,
             avg_order_value: 50.0,
             orders: 3.0,
@@ -226,7 +226,7 @@ mod tests {
             0.0,
             "c1",
         );
-        assert_eq!(d[0].offer.as_deref(), Some("CALL"));
+        assert_eq!(d[0].offer, Some("CALL"));
         assert!((d[0].net_benefit - 22.0).abs() < 1e-9);
         assert_eq!(d[1].offer, None);
         assert_eq!(d[1].outcome, Outcome::NoAction);
@@ -250,7 +250,7 @@ mod tests {
             "c1",
         );
         assert_eq!(
-            d[0].offer.as_deref(),
+            d[0].offer,
             Some("MAIL"),
             "At risk with 3 orders: neither CALL nor VIP"
         );
@@ -283,7 +283,7 @@ mod tests {
         let chosen: Vec<_> = d
             .iter()
             .filter(|x| x.offer_to_send().is_some())
-            .map(|x| x.customer_id.as_str())
+            .map(|x| x.customer_id)
             .collect();
         assert_eq!(chosen, ["a", "b"]);
         assert_eq!(d[2].outcome, Outcome::OverBudget);
@@ -326,8 +326,8 @@ mod tests {
             0.0,
             "c1",
         );
-        assert_eq!(d[0].offer.as_deref(), Some("PICKS"));
-        assert_eq!(d[1].offer.as_deref(), Some("MAIL"));
+        assert_eq!(d[0].offer, Some("PICKS"));
+        assert_eq!(d[1].offer, Some("MAIL"));
     }
 
     #[test]
@@ -335,9 +335,8 @@ mod tests {
         let catalog = Catalog {
             offers: vec![offer("MAIL", 1.0, 0.1)],
         };
-        let people: Vec<Candidate> = (0..20_000)
-            .map(|i| customer(&format!("c{i}"), 0.9, 100.0))
-            .collect();
+        let ids: Vec<String> = (0..20_000).map(|i| format!("c{i}")).collect();
+        let people: Vec<Candidate> = ids.iter().map(|id| customer(id, 0.9, 100.0)).collect();
         let run = || {
             choose(
                 &catalog,

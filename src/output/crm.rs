@@ -1,7 +1,7 @@
 //! From scored customers to decisions: the offer choice applied to the score table, the columns it
 //! adds, the CRM file (customers selected for contact or control) and the campaign's counts.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -25,31 +25,7 @@ pub struct Campaign {
     pub control_share: f64,
 }
 
-/// Up to three suggested products (id, name) per customer id.
-pub type Picks = HashMap<String, Vec<(String, String)>>;
-
-/// The first `n` products of the cross-sell list per customer, from the long suggestion table of
-/// [`crate::recommend::output::table`] (sorted by customer, list, rank).
-pub fn top_products(suggestions: &DataFrame, n: usize) -> Result<Picks> {
-    let ids = suggestions.column("customer_id")?.str()?;
-    let list = suggestions.column("list")?.str()?;
-    let product = suggestions.column("product_id")?.str()?;
-    let name = suggestions.column("product_name")?.str()?;
-    let mut picks: Picks = HashMap::new();
-    for i in 0..suggestions.height() {
-        if list.get(i) != Some("cross_sell") {
-            continue;
-        }
-        let (Some(id), Some(p)) = (ids.get(i), product.get(i)) else {
-            continue;
-        };
-        let entry = picks.entry(id.to_string()).or_default();
-        if entry.len() < n {
-            entry.push((p.to_string(), name.get(i).unwrap_or_default().to_string()));
-        }
-    }
-    Ok(picks)
-}
+pub use crate::recommend::output::{PICKS, Picks};
 
 /// What the campaign did, in counts and money (the manifest's summary).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -78,14 +54,6 @@ fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// The score table with the decision columns, the CRM table and the summary.
-#[derive(Debug, Clone)]
-pub struct Decided {
-    pub scores: DataFrame,
-    pub crm: DataFrame,
-    pub summary: Summary,
-}
-
 fn floats(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
     Ok(table
         .column(name)?
@@ -96,32 +64,33 @@ fn floats(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
         .collect())
 }
 
-fn texts(table: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(table
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
-}
-
-/// The offer choice's view of every scored customer.
-pub fn candidates(scores: &DataFrame, picks: &Picks) -> Result<Vec<Candidate>> {
-    let ids = texts(scores, f::CUSTOMER_ID)?;
+/// The offer choice's view of every customer of `scores` (columns customer id, churn
+/// probability, risk tier, RFM segment, expected value, average order value, frequency; as
+/// [`crate::model::score::score`] or [`crate::model::score::predict`] make them), whose codes
+/// are `customers`.
+pub fn candidates<'a>(
+    scores: &'a DataFrame,
+    customers: &[u32],
+    picks: &Picks<'_>,
+) -> Result<Vec<Candidate<'a>>> {
+    let ids = scores.column(f::CUSTOMER_ID)?.str()?;
+    let tier = scores.column(s::RISK_TIER)?.str()?;
+    let segment = scores.column(f::RFM_SEGMENT)?.str()?;
     let p = floats(scores, s::CHURN_PROBABILITY)?;
-    let tier = texts(scores, s::RISK_TIER)?;
-    let segment = texts(scores, f::RFM_SEGMENT)?;
     let value = floats(scores, s::EXPECTED_VALUE)?;
     let aov = floats(scores, f::AVG_ORDER_VALUE)?;
     let orders = floats(scores, f::FREQUENCY)?;
-    Ok((0..scores.height())
-        .map(|i| Candidate {
-            has_suggestions: picks.get(&ids[i]).is_some_and(|p| !p.is_empty()),
-            customer_id: ids[i].clone(),
+    Ok(ids
+        .iter()
+        .zip(tier.iter())
+        .zip(segment.iter())
+        .enumerate()
+        .map(|(i, ((id, tier), segment))| Candidate {
+            has_suggestions: picks.has(customers[i]),
+            customer_id: id.unwrap_or_default(),
             churn_probability: p[i],
-            risk_tier: tier[i].clone(),
-            segment: segment[i].clone(),
+            risk_tier: tier.unwrap_or_default(),
+            segment: segment.unwrap_or_default(),
             expected_value: value[i],
             avg_order_value: aov[i],
             orders: orders[i],
@@ -129,43 +98,50 @@ pub fn candidates(scores: &DataFrame, picks: &Picks) -> Result<Vec<Candidate>> {
         .collect())
 }
 
-/// Chooses an offer per customer and builds the output tables.
-pub fn decide(
-    scores: &DataFrame,
-    picks: &Picks,
-    campaign: &Campaign,
-    as_of: NaiveDate,
-    model_version: &str,
-) -> Result<Decided> {
-    let candidates = candidates(scores, picks)?;
+/// Chooses an offer per candidate (in their order) and counts what the campaign does; the
+/// summary's reasons are added by [`tally_reasons`] as the score files are written.
+pub fn decide<'a>(
+    candidates: &[Candidate<'a>],
+    campaign: &'a Campaign,
+) -> (Vec<Decision<'a>>, Summary) {
     let none = HashSet::new();
     let decisions = offers::choose(
         &campaign.catalog,
-        &candidates,
+        candidates,
         campaign.suppressed.as_ref().map_or(&none, |list| &list.ids),
         campaign.budget,
         campaign.control_share,
         &campaign.id,
     );
-    let scores = with_decisions(scores, &decisions, &campaign.catalog, picks)?;
-    let crm = crm_table(&scores, &decisions, campaign, as_of, model_version)?;
-    let mut summary = summarise(&candidates, &decisions, campaign);
-    summary.reasons = reasons_by_tier(&scores)?;
-    Ok(Decided {
-        scores,
-        crm,
-        summary,
-    })
+    let summary = summarise(candidates, &decisions, campaign);
+    (decisions, summary)
 }
 
-fn summarise(candidates: &[Candidate], decisions: &[Decision], campaign: &Campaign) -> Summary {
+/// The customers selected for the CRM file (contact or control), in its order: highest expected
+/// net benefit first, ties by id.
+pub fn crm_order(decisions: &[Decision<'_>]) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..decisions.len())
+        .filter(|&i| decisions[i].outcome.selected())
+        .collect();
+    rows.sort_by(|&a, &b| decisions[a].priority(&decisions[b]));
+    rows
+}
+
+fn summarise(
+    candidates: &[Candidate<'_>],
+    decisions: &[Decision<'_>],
+    campaign: &Campaign,
+) -> Summary {
     let mut summary = Summary {
         customers_scored: candidates.len(),
         suppression_list_ids: campaign.suppressed.as_ref().map_or(0, |l| l.entries.len()),
         ..Summary::default()
     };
     for c in candidates {
-        *summary.risk_tiers.entry(c.risk_tier.clone()).or_default() += 1;
+        *summary
+            .risk_tiers
+            .entry(c.risk_tier.to_string())
+            .or_default() += 1;
     }
     for outcome in [
         Outcome::Contact,
@@ -199,35 +175,51 @@ fn summarise(candidates: &[Candidate], decisions: &[Decision], campaign: &Campai
     summary
 }
 
-fn reasons_by_tier(scores: &DataFrame) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
-    let tiers = texts(scores, s::RISK_TIER)?;
-    let codes = texts(scores, s::REASON_CODES)?;
-    let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    for (tier, codes) in tiers.into_iter().zip(&codes) {
-        let counts = out.entry(tier).or_default();
+/// Adds, per risk tier, each reason code of the scored customers in `part` to `into`.
+pub fn tally_reasons(
+    part: &DataFrame,
+    into: &mut BTreeMap<String, BTreeMap<String, usize>>,
+) -> Result<()> {
+    let tiers = part.column(s::RISK_TIER)?.str()?;
+    let codes = part.column(s::REASON_CODES)?.str()?;
+    for (tier, codes) in tiers.iter().zip(codes.iter()) {
+        let counts = into
+            .entry(tier.unwrap_or_default().to_string())
+            .or_default();
         for code in codes
+            .unwrap_or_default()
             .split(crate::model::score::REASON_CODE_SEPARATOR)
             .filter(|c| !c.is_empty())
         {
-            *counts.entry(code.to_string()).or_default() += 1;
+            match counts.get_mut(code) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(code.to_string(), 1);
+                }
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// The decision and product columns, placed after the score columns and before the features.
-fn with_decisions(
+/// The scored customers of `scores` with their decisions and picks (`decisions` and `customers`
+/// aligned with its rows): the decision and product columns placed after the score columns and
+/// before the features.
+pub fn with_decisions(
     scores: &DataFrame,
-    decisions: &[Decision],
+    decisions: &[&Decision<'_>],
+    customers: &[u32],
     catalog: &Catalog,
-    picks: &Picks,
+    picks: &Picks<'_>,
 ) -> Result<DataFrame> {
     let sent = |d: &Decision| d.offer_to_send().and_then(|code| catalog.get(code));
     let n = decisions.len();
-    let held_back = |d: &Decision| match d.outcome {
-        Outcome::Control | Outcome::OverBudget => d.offer.clone().unwrap_or_default(),
-        _ => String::new(),
-    };
+    fn held_back<'d>(d: &Decision<'d>) -> &'d str {
+        match d.outcome {
+            Outcome::Control | Outcome::OverBudget => d.offer.unwrap_or_default(),
+            _ => "",
+        }
+    }
     let mut added = vec![
         Column::new(
             o::DECISION.into(),
@@ -240,25 +232,21 @@ fn with_decisions(
             o::OFFER_CODE.into(),
             decisions
                 .iter()
-                .map(|d| d.offer_to_send().unwrap_or(NO_ACTION).to_string())
+                .map(|d| d.offer_to_send().unwrap_or(NO_ACTION))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
             o::OFFER_NAME.into(),
             decisions
                 .iter()
-                .map(|d| {
-                    sent(d)
-                        .map_or(catalog.no_action_name(), |o| o.name.as_str())
-                        .to_string()
-                })
+                .map(|d| sent(d).map_or(catalog.no_action_name(), |o| o.name.as_str()))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
             o::OFFER_CHANNEL.into(),
             decisions
                 .iter()
-                .map(|d| sent(d).map_or("none", |o| o.channel.as_str()).to_string())
+                .map(|d| sent(d).map_or("none", |o| o.channel.as_str()))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
@@ -287,24 +275,23 @@ fn with_decisions(
         ),
         Column::new(
             o::HELD_BACK_OFFER_CODE.into(),
-            decisions.iter().map(held_back).collect::<Vec<_>>(),
+            decisions.iter().map(|d| held_back(d)).collect::<Vec<_>>(),
         ),
     ];
-    for k in 0..3 {
-        let pick = |field: fn(&(String, String)) -> &String| -> Vec<String> {
-            decisions
+    for k in 0..PICKS {
+        let pick = |name: bool| -> Vec<&str> {
+            customers
                 .iter()
-                .map(|d| {
+                .map(|&c| {
                     picks
-                        .get(&d.customer_id)
-                        .and_then(|p| p.get(k))
-                        .map(|x| field(x).clone())
+                        .get(c, k)
+                        .map(|(id, n)| if name { n } else { id })
                         .unwrap_or_default()
                 })
                 .collect()
         };
-        added.push(Column::new(c::PRODUCT_ID[k].into(), pick(|x| &x.0)));
-        added.push(Column::new(c::PRODUCT_NAME[k].into(), pick(|x| &x.1)));
+        added.push(Column::new(c::PRODUCT_ID[k].into(), pick(false)));
+        added.push(Column::new(c::PRODUCT_NAME[k].into(), pick(true)));
     }
     let after = scores
         .get_column_names()
@@ -317,21 +304,14 @@ fn with_decisions(
     Ok(DataFrame::new(n, columns)?)
 }
 
-/// The CRM file: customers selected for contact or control, highest expected net benefit first
-/// (ties by id).
-fn crm_table(
-    scores: &DataFrame,
-    decisions: &[Decision],
+/// The CRM file's rows for `selected` (customers chosen for contact or control, in the file's
+/// order, with their decisions: [`with_decisions`]).
+pub fn crm_part(
+    selected: &DataFrame,
     campaign: &Campaign,
     as_of: NaiveDate,
     model_version: &str,
 ) -> Result<DataFrame> {
-    let mut rows: Vec<usize> = (0..decisions.len())
-        .filter(|&i| decisions[i].outcome.selected())
-        .collect();
-    rows.sort_by(|&a, &b| decisions[a].priority(&decisions[b]));
-    let idx = IdxCa::from_vec("rows".into(), rows.iter().map(|&i| i as IdxSize).collect());
-    let selected = scores.take(&idx)?;
     let keep = [
         f::CUSTOMER_ID,
         s::CHURN_PROBABILITY,
@@ -350,13 +330,13 @@ fn crm_table(
         s::VALUE_AT_RISK,
         s::EXPECTED_NEXT_ORDER,
     ];
-    let products = (0..3).flat_map(|k| [c::PRODUCT_ID[k], c::PRODUCT_NAME[k]]);
+    let products = (0..PICKS).flat_map(|k| [c::PRODUCT_ID[k], c::PRODUCT_NAME[k]]);
     let mut columns: Vec<Column> = keep
         .into_iter()
         .chain(products)
         .map(|name| selected.column(name).cloned())
         .collect::<PolarsResult<_>>()?;
-    let n = rows.len();
+    let n = selected.height();
     let days = crate::features::epoch_days(as_of);
     columns.push(
         Int32Chunked::from_vec(c::AS_OF.into(), vec![days; n])
@@ -438,24 +418,41 @@ mod tests {
             .collect()
     }
 
+    /// The whole flow on a small table: candidates, decisions, the score table with decisions
+    /// and the CRM file (as `score` makes them a part at a time), the summary with its reasons.
+    fn decide_all(
+        scores: &DataFrame,
+        picks: &Picks<'_>,
+        campaign: &Campaign,
+        as_of: NaiveDate,
+        model_version: &str,
+    ) -> (DataFrame, DataFrame, Summary) {
+        let customers: Vec<u32> = (0..scores.height() as u32).collect();
+        let candidates = candidates(scores, &customers, picks).unwrap();
+        let (decisions, mut summary) = decide(&candidates, campaign);
+        let all: Vec<&Decision> = decisions.iter().collect();
+        let with = with_decisions(scores, &all, &customers, &campaign.catalog, picks).unwrap();
+        tally_reasons(&with, &mut summary.reasons).unwrap();
+        let order = crm_order(&decisions);
+        let idx = IdxCa::from_vec("rows".into(), order.iter().map(|&i| i as IdxSize).collect());
+        let crm = crm_part(&with.take(&idx).unwrap(), campaign, as_of, model_version).unwrap();
+        (with, crm, summary)
+    }
+
     #[test]
     fn crm_file_holds_the_selected_customers_with_offer_products_and_run_facts() {
-        let picks: Picks = [(
-            "a".to_string(),
-            vec![
-                ("P1".to_string(), "Mug".to_string()),
-                ("P2".to_string(), "Jug".to_string()),
-            ],
-        )]
-        .into();
+        let ids = ["P1".to_string(), "P2".to_string()];
+        let names = ["Mug".to_string(), "Jug".to_string()];
+        let mut picks = Picks::new(&ids, &names, 4);
+        picks.set(0, [0, 1]);
         let as_of: NaiveDate = "2024-12-31".parse().unwrap();
-        let d = decide(&scores(), &picks, &campaign(0.0), as_of, "churn-x").unwrap();
+        let campaign = campaign(0.0);
+        let (scores, crm, summary) = decide_all(&scores(), &picks, &campaign, as_of, "churn-x");
         // MAIL net benefit: a 0.05·0.9·1000 − 2 = 43, b 0.05·0.8·500 − 2 = 18; c is low risk
         // (not eligible); d is suppressed.
-        assert_eq!(col(&d.crm, f::CUSTOMER_ID), ["a", "b"]);
-        assert_eq!(col(&d.crm, o::OFFER_CODE), ["MAIL", "MAIL"]);
-        let benefit = d
-            .crm
+        assert_eq!(col(&crm, f::CUSTOMER_ID), ["a", "b"]);
+        assert_eq!(col(&crm, o::OFFER_CODE), ["MAIL", "MAIL"]);
+        let benefit = crm
             .column(o::EXPECTED_NET_BENEFIT)
             .unwrap()
             .f64()
@@ -464,48 +461,49 @@ mod tests {
         assert!(
             (benefit[0].unwrap() - 43.0).abs() < 1e-9 && (benefit[1].unwrap() - 18.0).abs() < 1e-9
         );
-        assert_eq!(col(&d.crm, c::PRODUCT_ID[0]), ["P1", ""]);
-        assert_eq!(col(&d.crm, c::PRODUCT_NAME[1]), ["Jug", ""]);
-        assert_eq!(col(&d.crm, c::AS_OF), ["2024-12-31", "2024-12-31"]);
-        assert_eq!(col(&d.crm, c::MODEL_VERSION), ["churn-x", "churn-x"]);
-        assert_eq!(d.crm.get_column_names()[0].as_str(), f::CUSTOMER_ID);
+        assert_eq!(col(&crm, c::PRODUCT_ID[0]), ["P1", ""]);
+        assert_eq!(col(&crm, c::PRODUCT_NAME[1]), ["Jug", ""]);
+        assert_eq!(col(&crm, c::AS_OF), ["2024-12-31", "2024-12-31"]);
+        assert_eq!(col(&crm, c::MODEL_VERSION), ["churn-x", "churn-x"]);
+        assert_eq!(crm.get_column_names()[0].as_str(), f::CUSTOMER_ID);
         // Added after the first release: last, so that imports mapped by position still work.
         assert_eq!(
-            d.crm.get_column_names().last().unwrap().as_str(),
+            crm.get_column_names().last().unwrap().as_str(),
             s::REASON_CODES
         );
-        assert_eq!(col(&d.crm, s::REASON_CODES), ["lapse;low_spend", "lapse"]);
+        assert_eq!(col(&crm, s::REASON_CODES), ["lapse;low_spend", "lapse"]);
         // Per tier, each code once per customer who has it (a, b, d high; c low).
-        let high: Vec<(&str, usize)> = d.summary.reasons["high"]
+        let high: Vec<(&str, usize)> = summary.reasons["high"]
             .iter()
             .map(|(k, v)| (k.as_str(), *v))
             .collect();
         assert_eq!(high, [("lapse", 3), ("low_spend", 1)]);
-        assert_eq!(d.summary.reasons["low"]["no_single_reason"], 1);
+        assert_eq!(summary.reasons["low"]["no_single_reason"], 1);
         // The score table keeps everyone, with the decision.
         assert_eq!(
-            col(&d.scores, o::DECISION),
+            col(&scores, o::DECISION),
             ["contact", "contact", "no_action", "suppressed"]
         );
         assert_eq!(
-            col(&d.scores, o::OFFER_CODE),
+            col(&scores, o::OFFER_CODE),
             ["MAIL", "MAIL", "NONE", "NONE"]
         );
-        assert_eq!(d.summary.decisions["suppressed"], 1);
-        assert_eq!(d.summary.offers["MAIL"].contacts, 2);
-        assert_eq!(d.summary.total_cost, 4.0);
-        assert_eq!(d.summary.total_expected_net_benefit, 61.0);
+        assert_eq!(summary.decisions["suppressed"], 1);
+        assert_eq!(summary.offers["MAIL"].contacts, 2);
+        assert_eq!(summary.total_cost, 4.0);
+        assert_eq!(summary.total_expected_net_benefit, 61.0);
     }
 
     #[test]
     fn control_customers_are_in_the_crm_file_flagged_and_without_an_offer() {
         let as_of: NaiveDate = "2024-12-31".parse().unwrap();
-        let d = decide(&scores(), &Picks::new(), &campaign(1.0), as_of, "churn-x").unwrap();
-        assert_eq!(col(&d.crm, f::CUSTOMER_ID), ["a", "b"]);
-        assert_eq!(col(&d.crm, o::CONTROL_GROUP), ["true", "true"]);
-        assert_eq!(col(&d.crm, o::OFFER_CODE), ["NONE", "NONE"]);
-        assert_eq!(col(&d.crm, o::HELD_BACK_OFFER_CODE), ["MAIL", "MAIL"]);
-        assert_eq!(col(&d.crm, o::OFFER_COST), ["0.0", "0.0"]);
-        assert_eq!(d.summary.total_cost, 0.0);
+        let campaign = campaign(1.0);
+        let (_, crm, summary) = decide_all(&scores(), &Picks::none(), &campaign, as_of, "churn-x");
+        assert_eq!(col(&crm, f::CUSTOMER_ID), ["a", "b"]);
+        assert_eq!(col(&crm, o::CONTROL_GROUP), ["true", "true"]);
+        assert_eq!(col(&crm, o::OFFER_CODE), ["NONE", "NONE"]);
+        assert_eq!(col(&crm, o::HELD_BACK_OFFER_CODE), ["MAIL", "MAIL"]);
+        assert_eq!(col(&crm, o::OFFER_COST), ["0.0", "0.0"]);
+        assert_eq!(summary.total_cost, 0.0);
     }
 }

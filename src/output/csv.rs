@@ -137,9 +137,20 @@ pub fn to_writer<W: std::io::Write>(
     out: &mut W,
     profile: Profile,
 ) -> Result<()> {
+    part_to_writer(table, out, profile, true)
+}
+
+/// [`to_writer`] for one part of a table written in parts: the byte order mark and the header
+/// only before the first.
+pub fn part_to_writer<W: std::io::Write>(
+    table: &mut DataFrame,
+    out: &mut W,
+    profile: Profile,
+    first: bool,
+) -> Result<()> {
     CsvWriter::new(out)
-        .include_header(true)
-        .include_bom(profile.bom())
+        .include_header(first)
+        .include_bom(first && profile.bom())
         .with_separator(profile.separator())
         .with_decimal_comma(profile.decimal_comma())
         .with_quote_style(QuoteStyle::NonNumeric)

@@ -5,6 +5,7 @@
 pub mod crm;
 pub mod csv;
 pub mod dir;
+pub mod parts;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -131,6 +132,22 @@ impl Output {
             write_table(table, &staging.path(name), self.profile)?;
         }
         self.record(name, Some(table.height()));
+        Ok(())
+    }
+
+    /// Starts a table file written part by part ([`parts::TableFile`]); [`Output::close`]
+    /// records it.
+    pub fn open(&self, name: &str) -> Result<parts::TableFile> {
+        match &self.staging {
+            Some(staging) => parts::TableFile::create(&staging.path(name), self.profile),
+            None => parts::TableFile::counting(Path::new(name)),
+        }
+    }
+
+    /// Finishes a table file begun with [`Output::open`] and records it.
+    pub fn close(&mut self, name: &str, file: parts::TableFile) -> Result<()> {
+        let rows = file.finish()?;
+        self.record(name, Some(rows));
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Flat;
 use super::history::History;
 
 /// How co-occurrence becomes similarity; the one that validates best is kept.
@@ -100,24 +101,38 @@ fn from_units(units: u64) -> f64 {
 /// every later product in them, in a dense scratch row. That is the work of listing every pair
 /// once, without holding and sorting them all (a customer with 1,800 products alone has 1.6 M
 /// pairs). Sums are exact in [`WEIGHT_UNIT`]s, so they do not depend on the order of the sets.
-pub fn cooccurrence(sets: &[Vec<u32>], n_products: usize) -> (Vec<f64>, Vec<(u64, f64, u32)>) {
+pub fn cooccurrence(sets: &Flat<u32>, n_products: usize) -> (Vec<f64>, Vec<(u64, f64, u32)>) {
+    debug_assert!(
+        sets.iter().all(|set| set.is_sorted()),
+        "sets must be sorted"
+    );
     let weights: Vec<u64> = sets.iter().map(|set| weight_units(set.len())).collect();
     let mut occurrence = vec![0u64; n_products];
-    let mut holding: Vec<Vec<u32>> = vec![Vec::new(); n_products];
-    for (i, (set, &w)) in sets.iter().zip(&weights).enumerate() {
+    // The sets holding each product, in set order, as one flat list.
+    let mut holding_count = vec![0usize; n_products];
+    for (set, &w) in sets.iter().zip(&weights) {
         for &p in set {
             occurrence[p as usize] += w;
-            holding[p as usize].push(i as u32);
+            holding_count[p as usize] += 1;
         }
     }
-    let sorted: Vec<Vec<u32>> = sets
-        .iter()
-        .map(|set| {
-            let mut sorted = set.clone();
-            sorted.sort_unstable();
-            sorted
-        })
-        .collect();
+    let holding: Flat<u32> = {
+        let mut start = vec![0usize; n_products + 1];
+        for p in 0..n_products {
+            start[p + 1] = start[p] + holding_count[p];
+        }
+        let mut items = vec![0u32; start[n_products]];
+        let mut fill = start.clone();
+        for (i, set) in sets.iter().enumerate() {
+            for &p in set {
+                items[fill[p as usize]] = i as u32;
+                fill[p as usize] += 1;
+            }
+        }
+        Flat::from_parts(start, items)
+    };
+    drop(holding_count);
+    let sorted = sets;
     let rows: Vec<Vec<(u64, f64, u32)>> = (0..n_products)
         .into_par_iter()
         .map_init(
@@ -192,7 +207,7 @@ pub struct SetCounts {
 }
 
 impl SetCounts {
-    fn of(sets: &[Vec<u32>], n_products: usize) -> SetCounts {
+    fn of(sets: &Flat<u32>, n_products: usize) -> SetCounts {
         let (occurrence, pairs) = cooccurrence(sets, n_products);
         SetCounts {
             occurrence,
@@ -219,35 +234,54 @@ impl Counts {
         // the lines that no row order changes. (A hash of the id or the id order were measured
         // worse for cross-sell on Online Retail at all five backtest cutoffs.)
         let rank = &history.seniority;
+        // Sets are kept sorted by code, as counting needs them.
         let cap = |set: &[u32]| -> Vec<u32> {
-            if set.len() <= params.max_set {
-                return set.to_vec();
-            }
             let mut kept = set.to_vec();
             kept.sort_unstable_by_key(|&p| (rank[p as usize], p));
             kept.truncate(params.max_set);
+            kept.sort_unstable();
             kept
         };
-        let baskets: Vec<Vec<u32>> = history.baskets.iter().map(|b| cap(b)).collect();
+        // Baskets over `max_set` are rare: the history's are used as they are when none is.
+        let capped: Option<Flat<u32>> = history
+            .baskets
+            .iter()
+            .any(|b| b.len() > params.max_set)
+            .then(|| {
+                history
+                    .baskets
+                    .iter()
+                    .map(|b| {
+                        if b.len() > params.max_set {
+                            cap(b)
+                        } else {
+                            b.to_vec()
+                        }
+                    })
+                    .collect()
+            });
+        let baskets = capped.as_ref().unwrap_or(&history.baskets);
         let customers = params.customer_sets.then(|| {
-            let sets: Vec<Vec<u32>> = history
+            let sets: Flat<u32> = history
                 .customers
                 .iter()
                 .filter(|owned| owned.len() > 1)
                 .map(|owned| {
                     let mut recent: Vec<_> = owned.iter().collect();
                     recent.sort_by_key(|o| (o.age_days, rank[o.product as usize], o.product));
-                    recent
+                    let mut kept: Vec<u32> = recent
                         .iter()
                         .take(params.max_set)
                         .map(|o| o.product)
-                        .collect()
+                        .collect();
+                    kept.sort_unstable();
+                    kept
                 })
                 .collect();
             SetCounts::of(&sets, n)
         });
         Counts {
-            baskets: SetCounts::of(&baskets, n),
+            baskets: SetCounts::of(baskets, n),
             customers,
         }
     }
@@ -343,10 +377,21 @@ impl CoPurchaseModel {
 mod tests {
     use super::*;
 
+    /// Sets as counting takes them: each sorted.
+    fn sorted(sets: &[Vec<u32>]) -> Flat<u32> {
+        sets.iter()
+            .map(|set| {
+                let mut set = set.clone();
+                set.sort_unstable();
+                set
+            })
+            .collect()
+    }
+
     #[test]
     fn cooccurrence_by_hand() {
         // Baskets {0,1,2}, {0,1}, {1,3}: weights 1/log2(4) = 0.5 and 1/log2(3) ≈ 0.631.
-        let sets = vec![vec![2, 0, 1], vec![1, 0], vec![1, 3]];
+        let sets = sorted(&[vec![2, 0, 1], vec![1, 0], vec![1, 3]]);
         let (n, pairs) = cooccurrence(&sets, 4);
         let w3 = 0.5;
         let w2 = 1.0 / 3f64.log2();
@@ -400,7 +445,7 @@ mod tests {
                 }
             }
         }
-        let (_, pairs) = cooccurrence(&sets, n_products);
+        let (_, pairs) = cooccurrence(&sorted(&sets), n_products);
         assert_eq!(pairs.len(), expected.len());
         for ((key, sum, count), (k, (s, c))) in pairs.iter().zip(&expected) {
             assert_eq!((key, count), (k, c));
@@ -412,12 +457,8 @@ mod tests {
         // The same sets in another order give the same bits.
         let mut reversed = sets.clone();
         reversed.reverse();
-        for set in &mut reversed {
-            let half = set.len() / 2;
-            set.rotate_left(half);
-        }
-        let (occurrence, again) = cooccurrence(&reversed, n_products);
+        let (occurrence, again) = cooccurrence(&sorted(&reversed), n_products);
         assert_eq!(again, pairs);
-        assert_eq!(occurrence, cooccurrence(&sets, n_products).0);
+        assert_eq!(occurrence, cooccurrence(&sorted(&sets), n_products).0);
     }
 }

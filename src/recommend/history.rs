@@ -8,6 +8,8 @@ use crate::error::Result;
 use crate::features::{day, epoch_days};
 use crate::schema::line;
 
+use super::Flat;
+
 /// One product in a customer's history.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Owned {
@@ -23,10 +25,11 @@ pub struct Owned {
 pub struct History {
     pub as_of: NaiveDate,
     /// Indexed by `customer_ix`; products sorted by code. Empty for customers without products.
-    pub customers: Vec<Vec<Owned>>,
-    /// Distinct products of each order (first `max_basket` kept), orders with ≥ 1 product;
-    /// empty in a history built [`History::for_scoring`].
-    pub baskets: Vec<Vec<u32>>,
+    pub customers: Flat<Owned>,
+    /// Distinct products of each order (sorted by code), orders with ≥ 1 product, in no
+    /// particular order (every count made from them is exact, whatever their order); empty in a
+    /// history built [`History::for_scoring`].
+    pub baskets: Flat<u32>,
     /// Distinct buyers per product (`product_ix`) in the popularity window before `as_of`.
     pub recent_buyers: Vec<u32>,
     /// Per product code, its rank by first sale before `as_of` (earliest first, ties by id):
@@ -62,9 +65,9 @@ impl History {
         Self::build_with(tx, as_of, popularity_days, false)
     }
 
-    /// Shard by shard: each customer's products come from their own shard; baskets are put
-    /// back in order-code order, buyer counts add up (a buyer is in one shard) and first sales
-    /// take the earliest, so the history is the one of the whole table.
+    /// Shard by shard: each customer's products come from their own shard, as do the baskets of
+    /// their orders; buyer counts add up (a buyer is in one shard) and first sales take the
+    /// earliest, so the history is the one of the whole table.
     fn build_with(
         tx: &Transactions,
         as_of: NaiveDate,
@@ -73,9 +76,10 @@ impl History {
     ) -> Result<History> {
         let as_of_days = epoch_days(as_of);
         let n_customers = tx.customers.height();
-        let mut customers = vec![Vec::new(); n_customers];
+        // (customer, product) of every shard, each sorted; put in customer order at the end.
+        let mut owned_by: Vec<(u32, Owned)> = Vec::new();
         let mut bought: Vec<u32> = Vec::new();
-        let mut baskets: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut baskets: Flat<u32> = Flat::default();
         let mut recent: Vec<(u32, u32)> = Vec::new();
         let mut first_sold: Vec<(u32, i64)> = Vec::new();
         tx.lines.each("purchase history", |lines| {
@@ -108,16 +112,20 @@ impl History {
             let orders = u32s(&owned, "orders")?;
             let pairs = owned.column("pair")?.u64()?.clone();
             let last = owned.column("last")?.i32()?.clone();
+            owned_by.reserve(pairs.len());
             for (i, pair) in pairs.iter().enumerate() {
                 let pair = pair.unwrap_or_default();
-                customers[(pair >> 32) as usize].push(Owned {
-                    product: pair as u32,
-                    orders: orders[i],
-                    age_days: as_of_days - last.get(i).unwrap_or(as_of_days),
-                });
+                owned_by.push((
+                    (pair >> 32) as u32,
+                    Owned {
+                        product: pair as u32,
+                        orders: orders[i],
+                        age_days: as_of_days - last.get(i).unwrap_or(as_of_days),
+                    },
+                ));
             }
             if with_baskets {
-                baskets.extend(Self::baskets(before.clone())?);
+                baskets.append(Self::baskets(before.clone())?);
             }
             let buyers = before
                 .clone()
@@ -179,12 +187,20 @@ impl History {
         for (p, b) in recent {
             recent_buyers[p as usize] += b;
         }
-        // Order codes are those of the whole input: their order is the baskets' order.
-        baskets.sort_unstable_by_key(|(order, _)| *order);
+        // A customer's products are in one shard, sorted: a stable sort by customer keeps them so.
+        owned_by.sort_by_key(|(c, _)| *c);
+        let mut customers = Flat::default();
+        let mut next = owned_by.iter().peekable();
+        for c in 0..n_customers as u32 {
+            customers.push(std::iter::from_fn(|| {
+                next.next_if(|(of, _)| *of == c).map(|(_, owned)| *owned)
+            }));
+        }
+        drop(owned_by);
         Ok(History {
             as_of,
             customers,
-            baskets: baskets.into_iter().map(|(_, basket)| basket).collect(),
+            baskets,
             recent_buyers,
             seniority,
             product_ids,
@@ -192,10 +208,10 @@ impl History {
         })
     }
 
-    /// Distinct products of each order with its order code, orders in code order.
-    /// Products within a basket are in code order (product id order), not in the order of the
-    /// input's lines: a basket capped at `max_set` keeps the same products however rows arrive.
-    fn baskets(before: LazyFrame) -> Result<Vec<(u32, Vec<u32>)>> {
+    /// Distinct products of each order, orders in code order. Products within a basket are in
+    /// code order (product id order), not in the order of the input's lines: a basket capped at
+    /// `max_set` keeps the same products however rows arrive.
+    fn baskets(before: LazyFrame) -> Result<Flat<u32>> {
         let lines = before
             .select([col(line::ORDER_IX), col(line::PRODUCT_IX)])
             .unique(None, UniqueKeepStrategy::Any)
@@ -208,11 +224,12 @@ impl History {
             u32s(&lines, line::ORDER_IX)?,
             u32s(&lines, line::PRODUCT_IX)?,
         );
-        let mut baskets: Vec<(u32, Vec<u32>)> = Vec::new();
-        for (o, p) in oix.into_iter().zip(pix) {
-            match baskets.last_mut() {
-                Some((order, basket)) if *order == o => basket.push(p),
-                _ => baskets.push((o, vec![p])),
+        let mut baskets = Flat::default();
+        let mut start = 0;
+        for end in 1..=oix.len() {
+            if end == oix.len() || oix[end] != oix[start] {
+                baskets.push(pix[start..end].iter().copied());
+                start = end;
             }
         }
         Ok(baskets)

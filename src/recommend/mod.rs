@@ -6,11 +6,13 @@
 pub mod artifact;
 pub mod copurchase;
 pub mod evaluate;
+pub mod flat;
 pub mod history;
 pub mod output;
 pub mod suggest;
 
 pub use copurchase::{CoPurchaseModel, CoPurchaseParams};
+pub use flat::Flat;
 pub use history::History;
 pub use suggest::{Blend, Suggestions};
 

@@ -34,31 +34,119 @@ fn reason(model: &CoPurchaseModel, s: &Suggestion) -> String {
     }
 }
 
+/// Products per customer in the CRM file: the first of the cross-sell list.
+pub const PICKS: usize = 3;
+
+/// The first [`PICKS`] cross-sell products of every customer (by customer code), for the CRM
+/// file: product codes, kept compact (no text) for millions of customers.
+#[derive(Debug, Clone, Default)]
+pub struct Picks<'a> {
+    /// Per customer code; [`NO_PICK`] fills the rest.
+    codes: Vec<[u32; PICKS]>,
+    /// Id and name of every product code.
+    ids: &'a [String],
+    names: &'a [String],
+}
+
+const NO_PICK: u32 = u32::MAX;
+
+impl<'a> Picks<'a> {
+    /// No suggestions for anyone (no co-purchase model).
+    pub fn none() -> Picks<'a> {
+        Picks::default()
+    }
+
+    /// No picks yet for `customers` customers, of the products with these ids and names.
+    pub fn new(ids: &'a [String], names: &'a [String], customers: usize) -> Picks<'a> {
+        Picks {
+            codes: vec![[NO_PICK; PICKS]; customers],
+            ids,
+            names,
+        }
+    }
+
+    /// Sets the customer's picks: the first [`PICKS`] of `products` (codes).
+    pub fn set(&mut self, customer: u32, products: impl IntoIterator<Item = u32>) {
+        if let Some(slots) = self.codes.get_mut(customer as usize) {
+            for (slot, p) in slots.iter_mut().zip(products) {
+                *slot = p;
+            }
+        }
+    }
+
+    /// Whether the customer (code) has any suggested product.
+    pub fn has(&self, customer: u32) -> bool {
+        self.codes
+            .get(customer as usize)
+            .is_some_and(|c| c[0] != NO_PICK)
+    }
+
+    /// The customer's `k`-th pick: product id and name.
+    pub fn get(&self, customer: u32, k: usize) -> Option<(&'a str, &'a str)> {
+        let code = *self.codes.get(customer as usize)?.get(k)?;
+        (code != NO_PICK).then(|| {
+            (
+                self.ids[code as usize].as_str(),
+                self.names[code as usize].as_str(),
+            )
+        })
+    }
+}
+
 /// Suggestions for every customer with product history: `customer_id`, `list`, `rank`,
-/// `product_id`, `product_name`, `score`, `reason`; sorted by customer id, list, rank.
-pub fn table(
-    model: &CoPurchaseModel,
+/// `product_id`, `product_name`, `score`, `reason`; sorted by customer id, list, rank. Made
+/// `part` customers at a time, each part's table handed to `write` in order (at least one part,
+/// empty for no customers), so that millions of customers never make one table. Returns every
+/// customer's [`Picks`].
+#[allow(clippy::too_many_arguments)]
+pub fn write_parts<'a>(
+    model: &'a CoPurchaseModel,
     history: &History,
     customer_ids: &StringChunked,
     k: usize,
     blend: &Blend,
     blocked: &[bool],
-) -> Result<DataFrame> {
+    part: usize,
+    mut write: impl FnMut(&DataFrame) -> Result<()>,
+) -> Result<Picks<'a>> {
     let popular = model.popular();
     let id = |c: usize| customer_ids.get(c).unwrap_or_default();
-    // Customers in id order, and within each `cross_sell` before `repurchase` (the lists' names in
-    // order), each by rank: the rows come out sorted without sorting them.
+    // Customers in id order (codes follow the ids, see `clean::encode`; sorted here should they
+    // not), and within each `cross_sell` before `repurchase` (the lists' names in order), each
+    // by rank: the rows come out sorted without sorting them.
     let mut customers: Vec<usize> = (0..history.customers.len())
         .filter(|&c| !history.customers[c].is_empty())
         .collect();
-    customers.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
-    let per_customer: Vec<(usize, [Vec<Suggestion>; 2])> = customers
-        .par_iter()
-        .map(|&c| {
-            let s = model.suggest(&history.customers[c], k, blend, blocked, &popular);
-            (c, [s.cross_sell, s.repurchase])
-        })
-        .collect();
+    if !customers.is_sorted_by(|&a, &b| id(a) <= id(b)) {
+        customers.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b)).then(a.cmp(&b)));
+    }
+    let mut picks = Picks::new(
+        &model.product_ids,
+        &model.product_names,
+        history.customers.len(),
+    );
+    for range in crate::output::parts::ranges(customers.len(), part) {
+        let per_customer: Vec<(usize, [Vec<Suggestion>; 2])> = customers[range]
+            .par_iter()
+            .map(|&c| {
+                let s = model.suggest(&history.customers[c], k, blend, blocked, &popular);
+                (c, [s.cross_sell, s.repurchase])
+            })
+            .collect();
+        for (c, [cross_sell, _]) in &per_customer {
+            picks.set(*c as u32, cross_sell.iter().map(|s| s.product));
+        }
+        write(&part_table(model, &per_customer, &id)?)?;
+    }
+    Ok(picks)
+}
+
+/// The suggestion table of some customers (their lists made), in their order.
+fn part_table<'i>(
+    model: &CoPurchaseModel,
+    per_customer: &[(usize, [Vec<Suggestion>; 2])],
+    id: &impl Fn(usize) -> &'i str,
+) -> Result<DataFrame> {
     let rows = || {
         per_customer.iter().flat_map(|(c, lists)| {
             ["cross_sell", "repurchase"]
@@ -108,4 +196,30 @@ pub fn table(
             ),
         ],
     )?)
+}
+
+/// [`write_parts`] as one table: for small inputs and tests.
+pub fn table(
+    model: &CoPurchaseModel,
+    history: &History,
+    customer_ids: &StringChunked,
+    k: usize,
+    blend: &Blend,
+    blocked: &[bool],
+) -> Result<DataFrame> {
+    let mut parts = Vec::new();
+    write_parts(
+        model,
+        history,
+        customer_ids,
+        k,
+        blend,
+        blocked,
+        usize::MAX,
+        |part| {
+            parts.push(part.clone());
+            Ok(())
+        },
+    )?;
+    crate::engine::stack(parts)
 }
