@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn lists_come_back_as_they_went_in() {
-        let lists = vec![vec![1, 2], vec![], vec![3]];
+        let lists = [vec![1, 2], vec![], vec![3]];
         let mut flat: Flat<u32> = lists.iter().cloned().collect();
         assert_eq!(flat.len(), 3);
         assert_eq!(flat.items(), 3);
