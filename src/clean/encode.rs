@@ -18,13 +18,21 @@ fn dense_codes<'a>(
 ) -> (Vec<Option<u32>>, Vec<&'a str>) {
     let mut index: PlHashMap<&str, u32> = PlHashMap::default();
     let mut dictionary = Vec::new();
+    // Exports list a customer's or an order's lines together: a value equal to the previous
+    // row's takes its code without hashing.
+    let mut last: Option<(&str, u32)> = None;
     let codes = values
         .map(|v| {
-            v.map(|text| {
-                *index.entry(text).or_insert_with(|| {
-                    dictionary.push(text);
-                    (dictionary.len() - 1) as u32
-                })
+            v.map(|text| match last {
+                Some((previous, code)) if previous == text => code,
+                _ => {
+                    let code = *index.entry(text).or_insert_with(|| {
+                        dictionary.push(text);
+                        (dictionary.len() - 1) as u32
+                    });
+                    last = Some((text, code));
+                    code
+                }
             })
         })
         .collect();
@@ -223,16 +231,22 @@ pub fn encode(lines: &mut DataFrame) -> PolarsResult<Dictionaries> {
                 renumber(&mut customer_codes, &new_customer);
                 let mut order_index: PlHashMap<(u32, &str), u32> = PlHashMap::default();
                 let mut order_keys: Vec<(u32, &str)> = Vec::new();
+                let mut last: Option<((u32, &str), u32)> = None;
                 let mut order_codes: Vec<Option<u32>> = customer_codes
                     .iter()
                     .zip(orders.iter())
                     .map(|(c, o)| match (c, o) {
-                        (Some(c), Some(o)) => {
-                            Some(*order_index.entry((*c, o)).or_insert_with(|| {
-                                order_keys.push((*c, o));
-                                (order_keys.len() - 1) as u32
-                            }))
-                        }
+                        (Some(c), Some(o)) => Some(match last {
+                            Some((previous, code)) if previous == (*c, o) => code,
+                            _ => {
+                                let code = *order_index.entry((*c, o)).or_insert_with(|| {
+                                    order_keys.push((*c, o));
+                                    (order_keys.len() - 1) as u32
+                                });
+                                last = Some(((*c, o), code));
+                                code
+                            }
+                        }),
                         _ => None,
                     })
                     .collect();

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::features::{day, epoch_days};
 use crate::schema::line;
 
-use super::Flat;
+use super::{ByCode, Flat};
 
 /// One product in a customer's history.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,7 +25,7 @@ pub struct Owned {
 pub struct History {
     pub as_of: NaiveDate,
     /// Indexed by `customer_ix`; products sorted by code. Empty for customers without products.
-    pub customers: Flat<Owned>,
+    pub customers: ByCode<Owned>,
     /// Distinct products of each order (sorted by code), orders with ≥ 1 product, in no
     /// particular order (every count made from them is exact, whatever their order); empty in a
     /// history built [`History::for_scoring`].
@@ -76,8 +76,7 @@ impl History {
     ) -> Result<History> {
         let as_of_days = epoch_days(as_of);
         let n_customers = tx.customers.height();
-        // (customer, product) of every shard, each sorted; put in customer order at the end.
-        let mut owned_by: Vec<(u32, Owned)> = Vec::new();
+        let mut customers = ByCode::new(n_customers);
         let mut bought: Vec<u32> = Vec::new();
         let mut baskets: Flat<u32> = Flat::default();
         let mut recent: Vec<(u32, u32)> = Vec::new();
@@ -110,20 +109,26 @@ impl History {
                 .sort(["pair"], SortMultipleOptions::default())
                 .collect()?;
             let orders = u32s(&owned, "orders")?;
-            let pairs = owned.column("pair")?.u64()?.clone();
+            let pairs = owned.column("pair")?.u64()?.rechunk();
+            let pairs = pairs.cont_slice()?;
             let last = owned.column("last")?.i32()?.clone();
-            owned_by.reserve(pairs.len());
-            for (i, pair) in pairs.iter().enumerate() {
-                let pair = pair.unwrap_or_default();
-                owned_by.push((
-                    (pair >> 32) as u32,
-                    Owned {
-                        product: pair as u32,
+            // Sorted by customer, then product: one list per customer of this shard.
+            let mut codes = Vec::new();
+            let mut lists = Flat::with_capacity(pairs.len());
+            let mut start = 0;
+            for end in 1..=pairs.len() {
+                let customer = |i: usize| (pairs[i] >> 32) as u32;
+                if end == pairs.len() || customer(end) != customer(start) {
+                    codes.push(customer(start));
+                    lists.push((start..end).map(|i| Owned {
+                        product: pairs[i] as u32,
                         orders: orders[i],
                         age_days: as_of_days - last.get(i).unwrap_or(as_of_days),
-                    },
-                ));
+                    }));
+                    start = end;
+                }
             }
+            customers.add_part(&codes, lists);
             if with_baskets {
                 baskets.append(Self::baskets(before.clone())?);
             }
@@ -187,16 +192,6 @@ impl History {
         for (p, b) in recent {
             recent_buyers[p as usize] += b;
         }
-        // A customer's products are in one shard, sorted: a stable sort by customer keeps them so.
-        owned_by.sort_by_key(|(c, _)| *c);
-        let mut customers = Flat::default();
-        let mut next = owned_by.iter().peekable();
-        for c in 0..n_customers as u32 {
-            customers.push(std::iter::from_fn(|| {
-                next.next_if(|(of, _)| *of == c).map(|(_, owned)| *owned)
-            }));
-        }
-        drop(owned_by);
         Ok(History {
             as_of,
             customers,

@@ -12,7 +12,7 @@ pub mod output;
 pub mod suggest;
 
 pub use copurchase::{CoPurchaseModel, CoPurchaseParams};
-pub use flat::Flat;
+pub use flat::{ByCode, Flat};
 pub use history::History;
 pub use suggest::{Blend, Suggestions};
 
