@@ -157,8 +157,13 @@ pub fn write_bytes<W: Write>(out: &mut W, bytes: &[u8], path: &Path) -> Result<(
 
 /// Serialises a table as CSV: RFC 4180 quoting, ISO 8601 dates, `.` decimals.
 pub fn csv_bytes<W: Write>(table: &mut DataFrame, out: &mut W) -> Result<()> {
+    csv_part_bytes(table, out, true)
+}
+
+/// [`csv_bytes`] for one part of a table written in parts: the header only before the first.
+pub fn csv_part_bytes<W: Write>(table: &mut DataFrame, out: &mut W, first: bool) -> Result<()> {
     CsvWriter::new(out)
-        .include_header(true)
+        .include_header(first)
         .with_date_format(Some("%Y-%m-%d".into()))
         .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S".into()))
         .finish(table)?;

@@ -157,7 +157,7 @@ impl TableFile {
             }
             Some(Sink::CsvGz(out)) => {
                 let mut part = csv::formula_safe(part)?;
-                csv_part(&mut part, out, first)
+                crate::io::write::csv_part_bytes(&mut part, out, first)
             }
             Some(Sink::Parquet {
                 file,
@@ -262,16 +262,6 @@ fn parquet_error(path: &Path, file: &Kept, e: Error) -> Error {
         },
         None => e,
     }
-}
-
-/// gzip CSV as [`crate::io::write::csv_bytes`] writes it, the header before the first part only.
-fn csv_part<W: Write>(part: &mut DataFrame, out: &mut W, first: bool) -> Result<()> {
-    CsvWriter::new(out)
-        .include_header(first)
-        .with_date_format(Some("%Y-%m-%d".into()))
-        .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S".into()))
-        .finish(part)?;
-    Ok(())
 }
 
 /// Parts of `n` rows of at most `size` each, in order; one empty part when `n` is 0, so that a
