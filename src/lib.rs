@@ -17,6 +17,7 @@ pub mod memory;
 pub mod model;
 pub mod offers;
 pub mod output;
+pub mod pipeline;
 mod progress;
 pub mod quality;
 pub mod recommend;

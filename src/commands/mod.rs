@@ -23,6 +23,20 @@ pub(crate) fn progress(message: impl AsRef<str>) {
     stages::line(&format!("retain: {}", message.as_ref()));
 }
 
+/// Reads the co-purchase model saved in `dir` onto the products of `history`.
+pub(crate) fn read_copurchase(
+    dir: &std::path::Path,
+    history: &crate::recommend::History,
+) -> Result<(
+    crate::recommend::CoPurchaseModel,
+    crate::recommend::artifact::CoPurchaseMeta,
+)> {
+    use crate::recommend::artifact::{META_FILE, PAIRS_FILE, from_bytes};
+    let (meta, meta_path) = crate::io::store::read(dir, META_FILE)?;
+    let (pairs, pairs_path) = crate::io::store::read(dir, PAIRS_FILE)?;
+    from_bytes((&meta, &meta_path), (&pairs, &pairs_path), history)
+}
+
 /// Writes a report to stdout. A closed pipe (`retain validate ... | head`) is not an error.
 pub(crate) fn print_stdout(text: &str) -> Result<()> {
     use std::io::Write;

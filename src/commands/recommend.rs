@@ -10,9 +10,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::io::paths::{self, Replaced};
 use crate::io::write;
-use crate::recommend::{
-    Blend, CoPurchaseModel, CoPurchaseParams, History, artifact, evaluate, output,
-};
+use crate::recommend::{Blend, CoPurchaseModel, CoPurchaseParams, History, evaluate, output};
 use crate::schema::input;
 use crate::settings;
 
@@ -25,7 +23,10 @@ pub(crate) fn fit(
     let started = std::time::Instant::now();
     let defaults = CoPurchaseParams::default();
     let products = tx.products.column(crate::schema::line::PRODUCT_ID)?.str()?;
-    let blocked = blocked_mask(products.iter().map(Option::unwrap_or_default), config);
+    let blocked = output::blocked(
+        products.iter().map(Option::unwrap_or_default),
+        &config.recommend.blocked_products,
+    );
     // The blend search builds its own history one horizon earlier: the one at `as_of` is built
     // after it, so that the two are never held at once.
     let (params, blend, chosen_by) = evaluate::choose_blend(
@@ -48,13 +49,6 @@ pub(crate) fn fit(
     Ok((model, history, blend, chosen_by))
 }
 
-/// True for every product code that config says never to suggest.
-/// (`ids`: the id of every product code.)
-pub(crate) fn blocked_mask<'a>(ids: impl Iterator<Item = &'a str>, config: &Config) -> Vec<bool> {
-    ids.map(|id| config.recommend.blocked_products.iter().any(|b| b == id))
-        .collect()
-}
-
 /// Writes the suggestion table of every customer with history to `path`; returns its rows.
 pub(crate) fn write_suggestions(
     model: &CoPurchaseModel,
@@ -69,7 +63,10 @@ pub(crate) fn write_suggestions(
         .column(crate::schema::line::CUSTOMER_ID)?
         .str()?
         .clone();
-    let blocked = blocked_mask(history.product_ids.iter().map(String::as_str), config);
+    let blocked = output::blocked(
+        history.product_ids.iter().map(String::as_str),
+        &config.recommend.blocked_products,
+    );
     let part = crate::engine::budget::customers_per_part(
         config.engine.memory_limit_bytes().map_err(Error::Usage)?,
     );
@@ -114,7 +111,7 @@ pub fn run(args: &RecommendArgs) -> Result<()> {
             super::progress(format!("warning: {warning}"));
         }
         let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;
-        let (model, meta) = artifact::load(&args.model_dir, &history)?;
+        let (model, meta) = super::read_copurchase(&args.model_dir, &history)?;
         (model, history, meta.blend)
     };
     let rows = write_suggestions(&model, &history, tx, &blend, &config, &args.out)?;

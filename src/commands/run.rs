@@ -47,7 +47,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_input(tx)?;
+    let fingerprint = InputFingerprint::of_input(tx, tx.inputs.checksums()?);
     let file_free = quality::QualityReport {
         input: None,
         files: None,

@@ -8,28 +8,21 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::stages::Stages;
-use super::train::Suggester;
 use crate::clean::Transactions;
 use crate::cli::{CampaignArgs, ScoreArgs};
 use crate::config::{CampaignOptions, Config};
-use crate::engine::budget;
 use crate::error::{Error, Result};
 use crate::io::paths::{self, Replaced};
 use crate::io::store;
+use crate::model::ChurnModel;
 use crate::model::artifact::InputFingerprint;
-use crate::model::score::{self, RiskTiers};
-use crate::model::{ChurnModel, train};
-use crate::offers::{Budget, Catalog, Decision};
-use crate::output::crm::{self, Campaign, Picks, Summary};
+use crate::offers::{Budget, Campaign, Catalog};
 use crate::output::{CampaignInfo, ManifestHead, Output, parts};
-use crate::recommend::{CoPurchaseParams, History};
+use crate::pipeline::{self, Models, Sink};
+use crate::recommend::{CoPurchaseParams, History, Suggester};
 use crate::settings;
 
-/// The CRM import: customers selected for contact or control.
-pub const CRM_FILE: &str = "at_risk_customers.csv";
-pub const SCORES_PARQUET: &str = "scores.parquet";
-pub const SCORES_CSV: &str = "scores.csv";
-pub const RECOMMENDATIONS_FILE: &str = "recommendations.csv";
+pub use crate::pipeline::{CRM_FILE, RECOMMENDATIONS_FILE, SCORES_CSV, SCORES_PARQUET};
 pub const REPORT_FILE: &str = "report.md";
 
 /// The campaign from the flags, else the config file's `[campaign]`, else the defaults; reads the
@@ -61,9 +54,9 @@ pub(crate) fn campaign(
     } = merged;
     let (catalog, text, source) = match &offers {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            let text = crate::io::read_text(path).map_err(|message| Error::Config {
                 path: path.clone(),
-                message: e.to_string(),
+                message,
             })?;
             (
                 Catalog::parse(&text, path)?,
@@ -78,7 +71,11 @@ pub(crate) fn campaign(
         ),
     };
     let suppressed = match &suppress {
-        Some(path) => Some(crate::offers::suppression::load(path, id_column)?),
+        Some(path) => Some(crate::offers::suppression::parse(
+            &crate::io::read_file(path)?,
+            path,
+            id_column,
+        )?),
         None => None,
     };
     let budget = Budget {
@@ -177,18 +174,26 @@ pub(crate) struct Job<'a> {
 /// Scores, suggests, chooses offers, writes the files, the report and the manifest, and puts the
 /// output directory in place (or prints the dry run's plan).
 pub(crate) fn complete(job: Job<'_>, mut out: Output, stages: &mut Stages) -> Result<()> {
-    let mut warnings = job.warnings;
-    let summary = deliver(
-        job.model,
-        job.suggester,
+    let models = Models {
+        churn: job.model,
+        suggester: job.suggester,
+    };
+    let mut files = Files {
+        out: &mut out,
+        stages,
+        open: Vec::new(),
+    };
+    let delivery = pipeline::deliver(
         job.tx,
+        models,
+        job.campaign,
         job.as_of,
         job.config,
-        job.campaign,
-        &mut out,
-        stages,
-        &mut warnings,
+        &mut files,
     )?;
+    files.close()?;
+    let mut warnings = job.warnings;
+    warnings.extend(delivery.warnings);
     let head = ManifestHead {
         command: job.command,
         as_of: job.as_of.to_string(),
@@ -198,7 +203,7 @@ pub(crate) fn complete(job: Job<'_>, mut out: Output, stages: &mut Stages) -> Re
         input: job.fingerprint,
         rows: job.tx.accounting.clone(),
         campaign: Some(job.campaign_info),
-        summary: Some(summary),
+        summary: Some(delivery.summary),
         warnings,
     };
     finish(
@@ -211,164 +216,49 @@ pub(crate) fn complete(job: Job<'_>, mut out: Output, stages: &mut Stages) -> Re
     )
 }
 
-/// Scores every customer, suggests products, chooses offers and writes the result files into
-/// `out`. Returns the campaign summary; adds what the user should know to `warnings`.
-///
-/// Customer-level tables are never whole: the scoring table (features) is, but scores with
-/// reasons, suggestions and CRM rows are made a part of customers at a time and appended to
-/// their files (see [`crate::output::parts`]), so that millions of customers fit the budget.
-#[allow(clippy::too_many_arguments)]
-fn deliver(
-    model: &ChurnModel,
-    suggester: Option<&Suggester>,
-    tx: &Transactions,
-    as_of: NaiveDate,
-    config: &Config,
-    campaign: &Campaign,
-    out: &mut Output,
-    stages: &mut Stages,
-    warnings: &mut Vec<String>,
-) -> Result<Summary> {
-    stages.start("score customers");
-    if !tx.has(crate::schema::input::UNIT_PRICE) {
-        let warning = "without prices, expected values count purchase lines, not money, \
-                       so offers are weighed as if a line were worth one unit of the catalog's costs"
-            .to_string();
-        super::progress(format!("warning: {warning}"));
-        warnings.push(warning);
-    }
-    if let Some(warning) = model_age_warning(model, as_of) {
-        super::progress(format!("warning: {warning}"));
-        warnings.push(warning);
-    }
-    let part =
-        budget::customers_per_part(config.engine.memory_limit_bytes().map_err(Error::Usage)?);
-    let table = train::scoring_table(
-        tx,
-        as_of,
-        model.horizon_days,
-        model.propensity_shrink,
-        &config.features,
-    )?;
-    let ids = tx
-        .customers
-        .column(crate::schema::line::CUSTOMER_ID)?
-        .str()?
-        .clone();
-    let codes = customer_codes(&table, &ids)?;
-    let tiers = RiskTiers {
-        high: config.scoring.risk_high,
-        medium: config.scoring.risk_medium,
-    };
-    let predicted = score::predict(model, &table, tiers, part)?;
-
-    stages.start("suggest products");
-    let (picks, suggestions) = match suggester {
-        Some(s) => {
-            let blocked = super::recommend::blocked_mask(
-                s.history.product_ids.iter().map(String::as_str),
-                config,
-            );
-            let mut file = out.open(RECOMMENDATIONS_FILE)?;
-            let picks = crate::recommend::output::write_parts(
-                &s.model,
-                &s.history,
-                &ids,
-                config.recommend.k,
-                &s.blend,
-                &blocked,
-                part,
-                |rows| file.append(rows),
-            )?;
-            (picks, Some(file))
-        }
-        None => {
-            super::progress("no co-purchase model: the CRM file has no product suggestions");
-            (Picks::none(), None)
-        }
-    };
-
-    stages.start("choose offers");
-    let candidates = crm::candidates(&predicted, &codes, &picks)?;
-    let (decisions, mut summary) = crm::decide(&candidates, campaign);
-    drop(candidates);
-    let d = &summary.decisions;
-    let count = |k: &str| d.get(k).copied().unwrap_or(0);
-    super::progress(format!(
-        "{} customers: {} to contact, {} in the control group, {} over budget, {} no action, {} suppressed; cost {:.2}, expected net benefit {:.2}",
-        summary.customers_scored,
-        count("contact"),
-        count("control"),
-        count("over_budget"),
-        count("no_action"),
-        count("suppressed"),
-        summary.total_cost,
-        summary.total_expected_net_benefit,
-    ));
-
-    stages.start(if out.is_dry_run() {
-        "list files (dry run: nothing is written)"
-    } else {
-        "write files"
-    });
-    // Customers in a file's order, a part at a time: scored (with reasons), decided, appended.
-    let decided = |rows: &[usize]| -> Result<DataFrame> {
-        let idx = IdxCa::from_vec("rows".into(), rows.iter().map(|&i| i as IdxSize).collect());
-        let scored = score::score(model, &table.take(&idx)?, tiers)?;
-        let chosen: Vec<&Decision> = rows.iter().map(|&i| &decisions[i]).collect();
-        let customers: Vec<u32> = rows.iter().map(|&i| codes[i]).collect();
-        crm::with_decisions(&scored, &chosen, &customers, &campaign.catalog, &picks)
-    };
-    let mut crm_file = out.open(CRM_FILE)?;
-    let order = crm::crm_order(&decisions);
-    for range in parts::ranges(order.len(), part) {
-        let selected = decided(&order[range])?;
-        crm_file.append(&crm::crm_part(
-            &selected,
-            campaign,
-            as_of,
-            &model.model_version,
-        )?)?;
-    }
-    let mut parquet = out.open(SCORES_PARQUET)?;
-    let mut csv = out.open(SCORES_CSV)?;
-    for range in parts::ranges(table.height(), part) {
-        let rows: Vec<usize> = range.collect();
-        let scores = decided(&rows)?;
-        crm::tally_reasons(&scores, &mut summary.reasons)?;
-        parquet.append(&scores)?;
-        csv.append(&scores)?;
-    }
-    out.close(CRM_FILE, crm_file)?;
-    out.close(SCORES_PARQUET, parquet)?;
-    out.close(SCORES_CSV, csv)?;
-    if let Some(file) = suggestions {
-        out.close(RECOMMENDATIONS_FILE, file)?;
-    }
-    Ok(summary)
+/// The output directory as the pipeline's [`Sink`]: each file is opened at its first part and
+/// closed (recorded) once the pipeline is done, in the order of [`FILE_ORDER`].
+struct Files<'a> {
+    out: &'a mut Output,
+    stages: &'a mut Stages,
+    open: Vec<(&'static str, parts::TableFile)>,
 }
 
-/// The customer code of each row of `table` (sorted by customer id), from `ids` (every
-/// customer's id by code; codes follow the sorted ids).
-fn customer_codes(table: &DataFrame, ids: &StringChunked) -> Result<Vec<u32>> {
-    let mut codes = Vec::with_capacity(table.height());
-    let mut all = ids.iter().enumerate();
-    for id in table
-        .column(crate::schema::feature::CUSTOMER_ID)?
-        .str()?
-        .iter()
-    {
-        let id = id.unwrap_or_default();
-        match all.find(|(_, candidate)| *candidate == Some(id)) {
-            Some((code, _)) => codes.push(code as u32),
+/// The order in which the files are recorded (a dry run lists them so).
+const FILE_ORDER: [&str; 4] = [CRM_FILE, SCORES_PARQUET, SCORES_CSV, RECOMMENDATIONS_FILE];
+
+impl Sink for Files<'_> {
+    fn stage(&mut self, name: &'static str) {
+        self.stages
+            .start(if name == pipeline::WRITE && self.out.is_dry_run() {
+                "list files (dry run: nothing is written)"
+            } else {
+                name
+            });
+    }
+
+    fn append(&mut self, file: &'static str, rows: &DataFrame) -> Result<()> {
+        let at = match self.open.iter().position(|(name, _)| *name == file) {
+            Some(at) => at,
             None => {
-                return Err(Error::Internal(format!(
-                    "scored customer '{id}' is not among the input's customers in id order"
-                )));
+                self.open.push((file, self.out.open(file)?));
+                self.open.len() - 1
+            }
+        };
+        self.open[at].1.append(rows)
+    }
+}
+
+impl Files<'_> {
+    fn close(mut self) -> Result<()> {
+        for name in FILE_ORDER {
+            if let Some(at) = self.open.iter().position(|(open, _)| *open == name) {
+                let (_, file) = self.open.swap_remove(at);
+                self.out.close(name, file)?;
             }
         }
+        Ok(())
     }
-    Ok(codes)
 }
 
 /// Writes the report and the manifest and puts the output directory in place (or prints the dry
@@ -391,25 +281,6 @@ fn finish(
     Ok(())
 }
 
-/// A model used before its training date, or more than one horizon after it: the first saw the
-/// future of the customers it scores, the second has not seen the churn of the latest horizon.
-fn model_age_warning(model: &ChurnModel, as_of: NaiveDate) -> Option<String> {
-    let trained = NaiveDate::parse_from_str(&model.as_of, "%Y-%m-%d").ok()?;
-    let age = (as_of - trained).num_days();
-    if age < 0 {
-        Some(format!(
-            "scoring at {as_of}, before the model's training date {trained}: its labels saw the future of these customers"
-        ))
-    } else if age > i64::from(model.horizon_days) {
-        Some(format!(
-            "the churn model was trained at {trained}, {age} days before {as_of} and more than its {}-day horizon: it has not seen how customers churned since; retrain it (retain train)",
-            model.horizon_days
-        ))
-    } else {
-        None
-    }
-}
-
 pub fn run(args: &ScoreArgs) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
@@ -426,7 +297,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
     ]);
     paths::refuse_overlap(&reads, &[("--out", Replaced::Dir(&args.out))])?;
     let models = store::open(&args.model_dir)?;
-    let model = ChurnModel::load(&args.model_dir)?;
+    let (bytes, path) = store::read(&args.model_dir, crate::model::artifact::FILE_NAME)?;
+    let model = ChurnModel::from_json(&bytes, &path.display().to_string())?;
     let out = Output::begin(&args.out, args.campaign.profile, args.campaign.dry_run)?;
     let mut stages = Stages::new(5);
 
@@ -447,11 +319,11 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_input(tx)?;
+    let fingerprint = InputFingerprint::of_input(tx, tx.inputs.checksums()?);
     let saved = models.has(crate::recommend::artifact::META_FILE);
     let suggester = if tx.has(crate::schema::input::PRODUCT_ID) && saved {
         let history = History::for_scoring(tx, as_of, CoPurchaseParams::default().popularity_days)?;
-        let (model, meta) = crate::recommend::artifact::load(&args.model_dir, &history)?;
+        let (model, meta) = super::read_copurchase(&args.model_dir, &history)?;
         Some(Suggester {
             model,
             history,

@@ -12,17 +12,8 @@ use crate::io::paths::{self, Replaced};
 use crate::io::store;
 use crate::model::artifact;
 use crate::model::{ChurnModel, train};
-use crate::recommend::{Blend, CoPurchaseModel, History};
+use crate::recommend::Suggester;
 use crate::settings;
-
-/// The co-purchase model with the history it was fitted on, its validated blend and how the blend
-/// was chosen.
-pub(crate) struct Suggester {
-    pub model: CoPurchaseModel,
-    pub history: History,
-    pub blend: Blend,
-    pub chosen_by: String,
-}
 
 /// Fits the churn model for `as_of`.
 pub(crate) fn train_churn(

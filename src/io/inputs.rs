@@ -242,6 +242,22 @@ impl Inputs {
         (index, row - self.starts[index])
     }
 
+    /// Each file's sha256 (hex) and size in bytes, in the order of [`Inputs::files`].
+    pub fn checksums(&self) -> Result<Vec<(String, u64)>> {
+        use sha2::{Digest, Sha256};
+        self.files
+            .iter()
+            .map(|file| {
+                let path = file.path.as_path();
+                let failed = |e: std::io::Error| Error::input(path, e.to_string());
+                let mut reader = std::fs::File::open(path).map_err(failed)?;
+                let mut hasher = Sha256::new();
+                let bytes = std::io::copy(&mut reader, &mut hasher).map_err(failed)?;
+                Ok((format!("{:x}", hasher.finalize()), bytes))
+            })
+            .collect()
+    }
+
     /// Where table row `row` is; see [`InputFile::positions`].
     pub fn locate(&self, row: u64) -> Located<'_> {
         let (index, local) = self.file_of(row);

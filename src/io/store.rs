@@ -142,6 +142,20 @@ impl Opened {
     }
 }
 
+/// The bytes of the model file `name` in `dir`, and its path: a model mismatch (exit 5) that
+/// says how to make one when it cannot be read.
+pub fn read(dir: &Path, name: &str) -> Result<(Vec<u8>, PathBuf)> {
+    let path = dir.join(name);
+    match fs::read(&path) {
+        Ok(bytes) => Ok((bytes, path)),
+        Err(e) => Err(Error::ModelMismatch(format!(
+            "cannot read {}: {e}; train one with `retain train --model-dir {}`",
+            path.display(),
+            dir.display()
+        ))),
+    }
+}
+
 /// Opens `dir` for reading and verifies every file of its set against the set file: a file
 /// missing, or not the one the set lists, is a model mismatch (exit 5).
 pub fn open(dir: &Path) -> Result<Opened> {

@@ -3,8 +3,6 @@
 //! that the input has the columns the model was trained with, and both refuse a mismatch with
 //! [`Error::ModelMismatch`] (exit code 5).
 
-use std::path::Path;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -121,24 +119,25 @@ pub struct FileFingerprint {
 }
 
 impl InputFingerprint {
-    /// Hashes the input files' bytes.
-    pub fn of_input(tx: &crate::clean::Transactions) -> Result<InputFingerprint> {
+    /// The fingerprint of `tx`'s input, whose files have `checksums` (sha256 in hex and size,
+    /// per file; [`crate::io::inputs::Inputs::checksums`]).
+    pub fn of_input(
+        tx: &crate::clean::Transactions,
+        checksums: Vec<(String, u64)>,
+    ) -> InputFingerprint {
         let inputs = &tx.inputs;
-        let mut files = Vec::with_capacity(inputs.files.len());
-        for (file, &rows_read) in inputs.files.iter().zip(&inputs.rows) {
-            let path = file.path.as_path();
-            let mut reader =
-                std::fs::File::open(path).map_err(|e| Error::input(path, e.to_string()))?;
-            let mut hasher = Sha256::new();
-            let bytes = std::io::copy(&mut reader, &mut hasher)
-                .map_err(|e| Error::input(path, e.to_string()))?;
-            files.push(FileFingerprint {
-                path: path.display().to_string(),
-                sha256: format!("{:x}", hasher.finalize()),
+        let files: Vec<FileFingerprint> = inputs
+            .files
+            .iter()
+            .zip(&inputs.rows)
+            .zip(checksums)
+            .map(|((file, &rows_read), (sha256, bytes))| FileFingerprint {
+                path: file.path.display().to_string(),
+                sha256,
                 bytes,
                 rows_read,
-            });
-        }
+            })
+            .collect();
         let sha256 = match files.as_slice() {
             [one] => one.sha256.clone(),
             many => {
@@ -149,14 +148,14 @@ impl InputFingerprint {
                 format!("{:x}", hasher.finalize())
             }
         };
-        Ok(InputFingerprint {
+        InputFingerprint {
             path: inputs.given.display().to_string(),
             sha256,
             bytes: files.iter().map(|f| f.bytes).sum(),
             rows_read: tx.accounting.rows_read,
             lines_fingerprint: tx.lines_fingerprint.clone(),
             files,
-        })
+        }
     }
 }
 
@@ -425,17 +424,5 @@ impl ChurnModel {
             "{model}: {}; the model's inputs would mean something else than in training and its scores would be wrong. Map the columns (--col-... or [columns] in the config), or retrain on input like this one (retain train)",
             differences.join("; ")
         )))
-    }
-
-    pub fn load(dir: &Path) -> Result<ChurnModel> {
-        let path = dir.join(FILE_NAME);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::ModelMismatch(format!(
-                "cannot read {}: {e}; train one with `retain train --model-dir {}`",
-                path.display(),
-                dir.display()
-            ))
-        })?;
-        ChurnModel::from_json(&bytes, &path.display().to_string())
     }
 }

@@ -44,38 +44,49 @@ pub fn expected_value(raw: &Raw, horizon_days: u32) -> f64 {
 /// multi-select field.
 pub const REASON_CODE_SEPARATOR: &str = ";";
 
+/// What the offer choice needs of one scored customer (see [`predict`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction<'a> {
+    pub customer_id: &'a str,
+    pub churn_probability: f64,
+    pub risk_tier: &'static str,
+    pub segment: &'a str,
+    /// Expected spend over the horizon if the customer stays.
+    pub expected_value: f64,
+    pub avg_order_value: f64,
+    /// Orders so far (the feature frequency).
+    pub orders: f64,
+}
+
 /// What the offer choice needs of every customer of `table` (from
-/// [`super::train::scoring_table`]): customer id, churn probability, risk tier, RFM segment,
-/// expected value, average order value and frequency, computed `part` customers at a time. Their
+/// [`super::train::scoring_table`]), in its order, computed `part` customers at a time. Their
 /// reasons are made by [`score`] as the files are written, a part at a time. A customer's
 /// figures are those [`score`] gives: each is computed from the customer's row alone.
-pub fn predict(
+pub fn predict<'a>(
     model: &ChurnModel,
-    table: &DataFrame,
+    table: &'a DataFrame,
     tiers: RiskTiers,
     part: usize,
-) -> Result<DataFrame> {
-    let n = table.height();
-    let mut p = Vec::with_capacity(n);
-    let mut value = Vec::with_capacity(n);
-    for range in crate::output::parts::ranges(n, part) {
+) -> Result<Vec<Prediction<'a>>> {
+    let ids = table.column(f::CUSTOMER_ID)?.str()?;
+    let segments = table.column(f::RFM_SEGMENT)?.str()?;
+    let mut out = Vec::with_capacity(table.height());
+    for range in crate::output::parts::ranges(table.height(), part) {
         let rows = inputs::raw_rows(&table.slice(range.start as i64, range.len()))?;
-        p.extend(model.predict(&rows));
-        value.extend(rows.iter().map(|r| expected_value(r, model.horizon_days)));
+        let p = model.predict(&rows);
+        for ((i, raw), p) in range.zip(&rows).zip(p) {
+            out.push(Prediction {
+                customer_id: ids.get(i).unwrap_or_default(),
+                churn_probability: p,
+                risk_tier: tiers.tier(p),
+                segment: segments.get(i).unwrap_or_default(),
+                expected_value: expected_value(raw, model.horizon_days),
+                avg_order_value: raw.avg_order_value,
+                orders: raw.frequency,
+            });
+        }
     }
-    let tier: Vec<&str> = p.iter().map(|&x| tiers.tier(x)).collect();
-    Ok(DataFrame::new(
-        n,
-        vec![
-            table.column(f::CUSTOMER_ID)?.clone(),
-            Column::new(s::CHURN_PROBABILITY.into(), p),
-            Column::new(s::RISK_TIER.into(), tier),
-            table.column(f::RFM_SEGMENT)?.clone(),
-            Column::new(s::EXPECTED_VALUE.into(), value),
-            table.column(f::AVG_ORDER_VALUE)?.clone(),
-            table.column(f::FREQUENCY)?.clone(),
-        ],
-    )?)
+    Ok(out)
 }
 
 /// Adds the score columns in front of the features of `table` (from [`super::train::scoring_table`]).

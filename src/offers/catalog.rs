@@ -107,14 +107,6 @@ impl Catalog {
         Ok(catalog)
     }
 
-    pub fn load(path: &Path) -> Result<Catalog> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        Catalog::parse(&text, path)
-    }
-
     /// Checks every offer; the message names the offer and the field.
     pub fn check(&self) -> std::result::Result<(), String> {
         let mut seen = std::collections::BTreeSet::new();
@@ -175,7 +167,7 @@ mod tests {
         // Relative: a test runs in the package root (a compiled-in CARGO_MANIFEST_DIR can name
         // another clone's path when a target directory is shared).
         let path = Path::new("data/offers.toml");
-        let catalog = Catalog::load(path).unwrap();
+        let catalog = Catalog::parse(&std::fs::read_to_string(path).unwrap(), path).unwrap();
         assert!(catalog.offers.len() >= 6);
         assert!(catalog.offers.iter().any(|o| o.channel == "phone"));
         assert_eq!(catalog, Catalog::default_catalog());

@@ -178,12 +178,6 @@ pub fn parse(bytes: &[u8], path: &Path, id_column: &str) -> Result<SuppressionLi
     Ok(list)
 }
 
-/// Reads the suppression list at `path`; see [`parse`].
-pub fn load(path: &Path, id_column: &str) -> Result<SuppressionList> {
-    let bytes = std::fs::read(path).map_err(|e| Error::input(path, e.to_string()))?;
-    parse(&bytes, path, id_column)
-}
-
 impl SuppressionList {
     pub fn contains(&self, id: &str) -> bool {
         self.ids.contains(id)

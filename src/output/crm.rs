@@ -1,179 +1,16 @@
-//! From scored customers to decisions: the offer choice applied to the score table, the columns it
-//! adds, the CRM file (customers selected for contact or control) and the campaign's counts.
+//! From decisions to files: the decision and product columns added to the scored customers, the
+//! CRM file (customers selected for contact or control) and the reasons counted for the summary.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use serde::Serialize;
 
 use crate::error::Result;
-use crate::offers::suppression::SuppressionList;
-use crate::offers::{self, Budget, Candidate, Catalog, Decision, NO_ACTION, Outcome};
+use crate::offers::{Campaign, Catalog, Decision, NO_ACTION, Outcome};
 use crate::schema::{crm as c, feature as f, offer as o, score as s};
 
-/// One campaign: the catalog and the rules of the choice.
-#[derive(Debug, Clone)]
-pub struct Campaign {
-    pub id: String,
-    pub catalog: Catalog,
-    /// The suppression list, if one was given.
-    pub suppressed: Option<SuppressionList>,
-    /// Accept a list most of whose entries match no customer.
-    pub allow_unmatched_suppressions: bool,
-    pub budget: Budget,
-    pub control_share: f64,
-}
-
 pub use crate::recommend::output::{PICKS, Picks};
-
-/// What the campaign did, in counts and money (the manifest's summary).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Summary {
-    pub customers_scored: usize,
-    pub risk_tiers: BTreeMap<String, usize>,
-    pub decisions: BTreeMap<String, usize>,
-    /// Ids on the suppression list (also those not in this input).
-    pub suppression_list_ids: usize,
-    /// Per offer sent: contacts, total cost and total expected net benefit.
-    pub offers: BTreeMap<String, OfferTotals>,
-    pub total_cost: f64,
-    pub total_expected_net_benefit: f64,
-    /// Per risk tier, per reason code: the customers among whose reasons it is.
-    pub reasons: BTreeMap<String, BTreeMap<String, usize>>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct OfferTotals {
-    pub contacts: usize,
-    pub cost: f64,
-    pub expected_net_benefit: f64,
-}
-
-fn cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn floats(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    Ok(table
-        .column(name)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect())
-}
-
-/// The offer choice's view of every customer of `scores` (columns customer id, churn
-/// probability, risk tier, RFM segment, expected value, average order value, frequency; as
-/// [`crate::model::score::score`] or [`crate::model::score::predict`] make them), whose codes
-/// are `customers`.
-pub fn candidates<'a>(
-    scores: &'a DataFrame,
-    customers: &[u32],
-    picks: &Picks<'_>,
-) -> Result<Vec<Candidate<'a>>> {
-    let ids = scores.column(f::CUSTOMER_ID)?.str()?;
-    let tier = scores.column(s::RISK_TIER)?.str()?;
-    let segment = scores.column(f::RFM_SEGMENT)?.str()?;
-    let p = floats(scores, s::CHURN_PROBABILITY)?;
-    let value = floats(scores, s::EXPECTED_VALUE)?;
-    let aov = floats(scores, f::AVG_ORDER_VALUE)?;
-    let orders = floats(scores, f::FREQUENCY)?;
-    Ok(ids
-        .iter()
-        .zip(tier.iter())
-        .zip(segment.iter())
-        .enumerate()
-        .map(|(i, ((id, tier), segment))| Candidate {
-            has_suggestions: picks.has(customers[i]),
-            customer_id: id.unwrap_or_default(),
-            churn_probability: p[i],
-            risk_tier: tier.unwrap_or_default(),
-            segment: segment.unwrap_or_default(),
-            expected_value: value[i],
-            avg_order_value: aov[i],
-            orders: orders[i],
-        })
-        .collect())
-}
-
-/// Chooses an offer per candidate (in their order) and counts what the campaign does; the
-/// summary's reasons are added by [`tally_reasons`] as the score files are written.
-pub fn decide<'a>(
-    candidates: &[Candidate<'a>],
-    campaign: &'a Campaign,
-) -> (Vec<Decision<'a>>, Summary) {
-    let none = HashSet::new();
-    let decisions = offers::choose(
-        &campaign.catalog,
-        candidates,
-        campaign.suppressed.as_ref().map_or(&none, |list| &list.ids),
-        campaign.budget,
-        campaign.control_share,
-        &campaign.id,
-    );
-    let summary = summarise(candidates, &decisions, campaign);
-    (decisions, summary)
-}
-
-/// The customers selected for the CRM file (contact or control), in its order: highest expected
-/// net benefit first, ties by id.
-pub fn crm_order(decisions: &[Decision<'_>]) -> Vec<usize> {
-    let mut rows: Vec<usize> = (0..decisions.len())
-        .filter(|&i| decisions[i].outcome.selected())
-        .collect();
-    rows.sort_by(|&a, &b| decisions[a].priority(&decisions[b]));
-    rows
-}
-
-fn summarise(
-    candidates: &[Candidate<'_>],
-    decisions: &[Decision<'_>],
-    campaign: &Campaign,
-) -> Summary {
-    let mut summary = Summary {
-        customers_scored: candidates.len(),
-        suppression_list_ids: campaign.suppressed.as_ref().map_or(0, |l| l.entries.len()),
-        ..Summary::default()
-    };
-    for c in candidates {
-        *summary
-            .risk_tiers
-            .entry(c.risk_tier.to_string())
-            .or_default() += 1;
-    }
-    for outcome in [
-        Outcome::Contact,
-        Outcome::Control,
-        Outcome::NoAction,
-        Outcome::OverBudget,
-        Outcome::Suppressed,
-    ] {
-        summary.decisions.insert(outcome.as_str().to_string(), 0);
-    }
-    for d in decisions {
-        *summary
-            .decisions
-            .entry(d.outcome.as_str().to_string())
-            .or_default() += 1;
-        if let Some(code) = d.offer_to_send() {
-            let t = summary.offers.entry(code.to_string()).or_default();
-            t.contacts += 1;
-            t.cost += d.cost;
-            t.expected_net_benefit += d.net_benefit;
-            summary.total_cost += d.cost;
-            summary.total_expected_net_benefit += d.net_benefit;
-        }
-    }
-    for t in summary.offers.values_mut() {
-        t.cost = cents(t.cost);
-        t.expected_net_benefit = cents(t.expected_net_benefit);
-    }
-    summary.total_cost = cents(summary.total_cost);
-    summary.total_expected_net_benefit = cents(summary.total_expected_net_benefit);
-    summary
-}
 
 /// Adds, per risk tier, each reason code of the scored customers in `part` to `into`.
 pub fn tally_reasons(
@@ -360,7 +197,8 @@ pub fn crm_part(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offers::Offer;
+    use crate::model::score::Prediction;
+    use crate::offers::{Budget, Offer, Summary, candidates, crm_order, decide};
 
     fn offer(code: &str, fixed: f64, uplift: f64) -> Offer {
         Offer {
@@ -428,7 +266,42 @@ mod tests {
         model_version: &str,
     ) -> (DataFrame, DataFrame, Summary) {
         let customers: Vec<u32> = (0..scores.height() as u32).collect();
-        let candidates = candidates(scores, &customers, picks).unwrap();
+        let text = |name: &str| -> Vec<&str> {
+            let column = scores.column(name).unwrap().str().unwrap();
+            column.iter().map(|v| v.unwrap()).collect()
+        };
+        let float = |name: &str| -> Vec<f64> {
+            let column = scores
+                .column(name)
+                .unwrap()
+                .cast(&DataType::Float64)
+                .unwrap();
+            column.f64().unwrap().iter().map(|v| v.unwrap()).collect()
+        };
+        let (ids, segments) = (text(f::CUSTOMER_ID), text(f::RFM_SEGMENT));
+        let tiers: Vec<&'static str> = text(s::RISK_TIER)
+            .into_iter()
+            .map(|t| {
+                ["high", "medium", "low"]
+                    .into_iter()
+                    .find(|x| *x == t)
+                    .unwrap()
+            })
+            .collect();
+        let (p, value) = (float(s::CHURN_PROBABILITY), float(s::EXPECTED_VALUE));
+        let (aov, orders) = (float(f::AVG_ORDER_VALUE), float(f::FREQUENCY));
+        let predictions: Vec<Prediction> = (0..scores.height())
+            .map(|i| Prediction {
+                customer_id: ids[i],
+                churn_probability: p[i],
+                risk_tier: tiers[i],
+                segment: segments[i],
+                expected_value: value[i],
+                avg_order_value: aov[i],
+                orders: orders[i],
+            })
+            .collect();
+        let candidates = candidates(&predictions, |i| picks.has(customers[i]));
         let (decisions, mut summary) = decide(&candidates, campaign);
         let all: Vec<&Decision> = decisions.iter().collect();
         let with = with_decisions(scores, &all, &customers, &campaign.catalog, picks).unwrap();

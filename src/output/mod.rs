@@ -38,7 +38,7 @@ pub struct ManifestHead {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<CampaignInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub summary: Option<crm::Summary>,
+    pub summary: Option<crate::offers::Summary>,
     /// What the user should know about this run's results (also on stderr and in the report).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

@@ -81,16 +81,16 @@ pub fn to_files(
 
 /// Loads a saved model onto the product codes of `history` (products unknown to it are dropped;
 /// popularity is taken from `history`, so it is as recent as the data being scored).
-pub fn load(dir: &Path, history: &History) -> Result<(CoPurchaseModel, CoPurchaseMeta)> {
+/// `meta` and `pairs` are the bytes of [`META_FILE`] and [`PAIRS_FILE`] with their paths (for
+/// messages).
+pub fn from_bytes(
+    meta: (&[u8], &Path),
+    pairs: (&[u8], &Path),
+    history: &History,
+) -> Result<(CoPurchaseModel, CoPurchaseMeta)> {
     let mismatch = |what: String| Error::ModelMismatch(what);
-    let meta_path = dir.join(META_FILE);
-    let text = std::fs::read(&meta_path).map_err(|e| {
-        mismatch(format!(
-            "cannot read {}: {e}; train one with `retain train`",
-            meta_path.display()
-        ))
-    })?;
-    let meta: CoPurchaseMeta = serde_json::from_slice(&text).map_err(|e| {
+    let ((text, meta_path), (bytes, pairs_path)) = (meta, pairs);
+    let meta: CoPurchaseMeta = serde_json::from_slice(text).map_err(|e| {
         mismatch(format!(
             "{}: not a co-purchase model ({e})",
             meta_path.display()
@@ -103,10 +103,7 @@ pub fn load(dir: &Path, history: &History) -> Result<(CoPurchaseModel, CoPurchas
             meta.format_version
         )));
     }
-    let pairs_path = dir.join(PAIRS_FILE);
-    let bytes = std::fs::read(&pairs_path)
-        .map_err(|e| mismatch(format!("cannot read {}: {e}", pairs_path.display())))?;
-    let digest = format!("{:x}", Sha256::digest(&bytes));
+    let digest = format!("{:x}", Sha256::digest(bytes));
     if digest != meta.pairs_sha256 {
         return Err(mismatch(format!(
             "{} does not match the checksum in {}: the files were changed after training",

@@ -16,6 +16,15 @@ pub use flat::{ByCode, Flat};
 pub use history::History;
 pub use suggest::{Blend, Suggestions};
 
+/// The co-purchase model with the history it was fitted on (or that it scores), its validated
+/// blend and how the blend was chosen.
+pub struct Suggester {
+    pub model: CoPurchaseModel,
+    pub history: History,
+    pub blend: Blend,
+    pub chosen_by: String,
+}
+
 /// Keeps the `k` first of `list` in the order `cmp`, sorted. `cmp` must be a total order on the
 /// items (ours break score ties by product id, and a list never holds a product twice), so
 /// selecting before sorting gives the same list as sorting everything, in less time.

@@ -93,6 +93,13 @@ impl<'a> Picks<'a> {
     }
 }
 
+/// True for every product code never to suggest (`ids`: the id of every product code;
+/// `blocked_products`: the config's list).
+pub fn blocked<'a>(ids: impl Iterator<Item = &'a str>, blocked_products: &[String]) -> Vec<bool> {
+    ids.map(|id| blocked_products.iter().any(|b| b == id))
+        .collect()
+}
+
 /// Suggestions for every customer with product history: `customer_id`, `list`, `rank`,
 /// `product_id`, `product_name`, `score`, `reason`; sorted by customer id, list, rank. Made
 /// `part` customers at a time, each part's table handed to `write` in order (at least one part,
