@@ -29,6 +29,7 @@ pub use error::{Error, ExitCode, Result};
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> Result<()> {
     use cli::Command;
+    memory::configure();
     match &cli.command {
         Command::Validate(args) => commands::validate::run(args),
         Command::Features(args) => commands::features::run(args),
