@@ -98,7 +98,7 @@ pub struct SettingsArgs {
     #[arg(long)]
     pub keep_duplicates: bool,
     /// Memory budget (e.g. 6GiB, 512MiB): inputs whose lines need more are split by customer
-    /// into shards, spilled to the work directory and worked on one at a time [default: 6GiB].
+    /// into shards, spilled to the work directory and worked on a few at a time [default: 6GiB].
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// Split the lines into this many customer shards, whatever their size (1 keeps them in

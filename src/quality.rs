@@ -106,7 +106,7 @@ pub fn report(tx: &Transactions) -> Result<QualityReport> {
     // Orders and customers counted on their integer codes (an order code stands for one customer
     // and order key): no group-by over text. Shard by shard: a customer, and so each of their
     // orders, is in one shard, so the counts add up; products are collected and counted once.
-    let parts = tx.lines.each("customers and orders", |lines| {
+    let parts = tx.lines.map("customers and orders", |lines| {
         let acts = lines
             .clone()
             .lazy()

@@ -2,10 +2,11 @@
 //!
 //! 1. The input streams in batches ([`crate::io::batches`]); each batch is parsed
 //!    ([`Reading::read`]) and its rows go to the shard of their customer: a spilled file per batch
-//!    and shard in the work directory, or kept in memory when one shard is enough. Rows without
-//!    a customer are never purchase lines: they are spread over the shards by row.
+//!    and shard in the work directory (Arrow IPC, written by a second thread while the next batch
+//!    is parsed), or kept in memory when one shard is enough. Rows without a customer are never
+//!    purchase lines: they are spread over the shards by row.
 //! 2. The checks on whole columns run on the evidence the batches gathered ([`Reading::finish`]).
-//! 3. Each shard in turn is cleaned ([`clean::clean_shard`]): duplicates (equal rows share their
+//! 3. Each shard is cleaned, [`super::concurrency`] at a time ([`clean::clean_shard`]): duplicates (equal rows share their
 //!    customer, so they meet in one shard), reasons, kinds, the line table and its codes. Its
 //!    lines are spilled again, coded by the shard's dictionaries.
 //! 4. The shards' dictionaries merge into the whole input's ([`clean::assemble`]); each spilled
@@ -15,6 +16,7 @@
 //! from the first batch's share of the file for CSV) times what a parsed row weighs.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use polars::prelude::*;
@@ -85,46 +87,69 @@ impl Router {
         let k = self.shards;
         let ids = work.column(input::CUSTOMER_ID)?.str()?;
         let rows = work.column(line::ROW)?.idx()?;
-        let shard: UInt32Chunked = ids
+        let shard: Vec<u32> = ids
             .iter()
             .zip(rows.iter())
-            .map(|(id, row)| {
-                Some(match id {
-                    Some(id) => shard_of(id, k) as u32,
-                    None => (row.unwrap_or(0) as usize % k) as u32,
-                })
+            .map(|(id, row)| match id {
+                Some(id) => shard_of(id, k) as u32,
+                None => (row.unwrap_or(0) as usize % k) as u32,
             })
             .collect();
+        // The batch's rows grouped by shard, in input order within each (a counting sort), taken
+        // once; each shard's rows are then a slice.
+        let mut starts = vec![0usize; k + 1];
+        for &s in &shard {
+            starts[s as usize + 1] += 1;
+        }
+        for s in 0..k {
+            starts[s + 1] += starts[s];
+        }
+        let mut at = starts.clone();
+        let mut order = vec![0 as IdxSize; shard.len()];
+        for (i, &s) in shard.iter().enumerate() {
+            order[at[s as usize]] = i as IdxSize;
+            at[s as usize] += 1;
+        }
+        drop(shard);
+        let grouped = work.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))?;
+        drop(work);
         let dir = self.work.as_ref().map(|w| w.path().to_path_buf());
         let dir = dir.ok_or_else(|| Error::Internal("no work directory".into()))?;
         for s in 0..k {
-            let mut part = work.filter(&shard.equal(s as u32))?;
-            if part.height() == 0 {
+            let len = starts[s + 1] - starts[s];
+            if len == 0 {
                 continue;
             }
-            let path = dir.join(format!("rows-{s:04}-{batch:06}.parquet"));
-            super::spill_with(&mut part, &path, ParquetCompression::Lz4Raw)?;
+            let mut part = grouped.slice(starts[s] as i64, len);
+            let path = dir.join(format!("rows-{s:04}-{batch:06}.arrow"));
+            super::spill(&mut part, &path)?;
             if let Pending::Spilled(files) = &mut self.pending[s] {
                 files.push(path);
             }
         }
         Ok(())
     }
+}
 
-    /// The parsed rows of shard `s`, in input order.
-    fn take(&mut self, s: usize) -> Result<DataFrame> {
-        match std::mem::replace(&mut self.pending[s], Pending::Memory(Vec::new())) {
-            Pending::Memory(parts) => clean::stack_parsed(parts),
-            Pending::Spilled(files) => {
-                let mut parts = Vec::with_capacity(files.len());
-                for path in &files {
-                    parts.push(super::read_back(path)?);
-                }
-                for path in &files {
-                    let _ = std::fs::remove_file(path);
-                }
-                clean::stack_parsed(parts)
+/// What the reading thread hands the routing thread.
+enum Route {
+    Start(Router),
+    Batch(DataFrame),
+}
+
+/// The parsed rows of one shard, in input order (its spilled files are removed).
+fn gather(pending: Pending) -> Result<DataFrame> {
+    match pending {
+        Pending::Memory(parts) => clean::stack_parsed(parts),
+        Pending::Spilled(files) => {
+            let mut parts = Vec::with_capacity(files.len());
+            for path in &files {
+                parts.push(super::read_back(path)?);
             }
+            for path in &files {
+                let _ = std::fs::remove_file(path);
+            }
+            clean::stack_parsed(parts)
         }
     }
 }
@@ -177,45 +202,77 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
     } else {
         (limit / 16).clamp(8 << 20, 64 << 20) as usize
     };
-    let mut router: Option<Router> = None;
     let started = Instant::now();
     let mut stream: Option<crate::progress::Stream> = None;
     let mut rows_so_far = 0u64;
-    let scanned = batches::scan(given, opened, batch_bytes, |batch, file| {
-        let work = reading.read(&batch, file.file.format)?;
-        rows_so_far += work.height() as u64;
-        if let Some(s) = stream.as_mut() {
-            s.at(rows_so_far);
-        }
-        if router.is_none() {
-            let height = work.height().max(1) as u64;
-            let bytes_per_row = (work.estimated_size() as u64).div_ceil(height).max(1);
-            // Rows per byte of a CSV file, from this batch if it is one (gzip: about 25 bytes
-            // of file per row).
-            let rows_per_byte = match batch.consumed {
-                Some(consumed) if consumed > 0 => height as f64 / consumed as f64,
-                _ => 1.0 / 25.0,
-            };
-            let rows = known_rows + (csv_bytes as f64 * rows_per_byte) as u64;
-            stream = crate::progress::Stream::start("read", rows);
-            let k = match engine.shards {
-                Some(k) => k.clamp(1, budget::MAX_SHARDS),
-                None => {
-                    let need = rows.saturating_mul(bytes_per_row) * INGEST_FACTOR;
-                    let most = (rows / MIN_SHARD_ROWS).max(1) as usize;
-                    (need.div_ceil(limit.max(1)) as usize).clamp(1, most.min(budget::MAX_SHARDS))
+    // The batches are parsed on this thread and routed to their shards (sorted, written to the
+    // work directory) on another, one batch in between: parsing and spilling overlap.
+    let (to_router, batches_in) = std::sync::mpsc::sync_channel::<Route>(1);
+    let (scanned, router) = std::thread::scope(|scope| {
+        let routing = scope.spawn(move || -> Result<Option<Router>> {
+            let mut router: Option<Router> = None;
+            for message in batches_in {
+                match message {
+                    Route::Start(r) => router = Some(r),
+                    Route::Batch(work) => router
+                        .as_mut()
+                        .ok_or_else(|| Error::Internal("no router".into()))?
+                        .route(work)?,
                 }
-            };
-            if k > 1 {
-                std::fs::create_dir_all(work_in)
-                    .map_err(crate::io::write::output_error(work_in))?;
             }
-            router = Some(Router::new(k, work_in, bytes_per_row)?);
-        }
-        router
-            .as_mut()
-            .ok_or_else(|| Error::Internal("no router".into()))?
-            .route(work)
+            Ok(router)
+        });
+        let mut started_router = false;
+        let scanned = batches::scan(given, opened, batch_bytes, |batch, file| {
+            let work = reading.read(&batch, file.file.format)?;
+            rows_so_far += work.height() as u64;
+            if let Some(s) = stream.as_mut() {
+                s.at(rows_so_far);
+            }
+            if !started_router {
+                started_router = true;
+                let height = work.height().max(1) as u64;
+                let bytes_per_row = (work.estimated_size() as u64).div_ceil(height).max(1);
+                // Rows per byte of a CSV file, from this batch if it is one (gzip: about 25
+                // bytes of file per row).
+                let rows_per_byte = match batch.consumed {
+                    Some(consumed) if consumed > 0 => height as f64 / consumed as f64,
+                    _ => 1.0 / 25.0,
+                };
+                let rows = known_rows + (csv_bytes as f64 * rows_per_byte) as u64;
+                stream = crate::progress::Stream::start("read", rows);
+                let k = match engine.shards {
+                    Some(k) => k.clamp(1, budget::MAX_SHARDS),
+                    None => {
+                        // Room for the shards cleaned at once.
+                        let need = rows.saturating_mul(bytes_per_row)
+                            * INGEST_FACTOR
+                            * super::concurrency() as u64;
+                        let most = (rows / MIN_SHARD_ROWS).max(1) as usize;
+                        (need.div_ceil(limit.max(1)) as usize)
+                            .clamp(1, most.min(budget::MAX_SHARDS))
+                    }
+                };
+                if k > 1 {
+                    std::fs::create_dir_all(work_in)
+                        .map_err(crate::io::write::output_error(work_in))?;
+                }
+                let router = Router::new(k, work_in, bytes_per_row)?;
+                if to_router.send(Route::Start(router)).is_err() {
+                    return Err(Error::Internal("the shard router stopped".into()));
+                }
+            }
+            to_router
+                .send(Route::Batch(work))
+                .map_err(|_| Error::Internal("the shard router stopped".into()))
+        });
+        drop(to_router);
+        let routed = routing
+            .join()
+            .map_err(|_| Error::Internal("the shard router panicked".into()))?;
+        // A routing failure (a full work directory) explains a stopped scan.
+        let router = routed?;
+        Ok::<_, Error>((scanned?, router))
     })?;
     let (notes, date_flips) = reading.finish(&scanned.inputs, &scanned.present)?;
     let mut router = match router {
@@ -233,39 +290,55 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
         date_flips: &date_flips,
     };
     let started = Instant::now();
+    let rows_read: u64 = scanned.inputs.rows.iter().sum();
+    let progress = Mutex::new(crate::progress::Pass::start("clean", k, rows_read as usize));
+    let pending: Vec<Mutex<Pending>> = std::mem::take(&mut router.pending)
+        .into_iter()
+        .map(Mutex::new)
+        .collect();
+    let work_dir = router.work.as_ref().map(|w| w.path().to_path_buf());
+    let cleaned = super::in_parallel(k, super::concurrency(), |s| {
+        let taken = std::mem::replace(
+            &mut *pending[s].lock().unwrap_or_else(|e| e.into_inner()),
+            Pending::Memory(Vec::new()),
+        );
+        let work = gather(taken)?;
+        let rows = work.height();
+        let cleaned = clean::clean_shard(work, &shape)?;
+        crate::memory::release();
+        let mut table = cleaned.lines;
+        let bytes = table.estimated_size() as u64;
+        let height = table.height();
+        let stored = match &work_dir {
+            Some(dir) => {
+                let path = dir.join(format!("shard-{s:04}.arrow"));
+                super::spill(&mut table, &path)?;
+                drop(table);
+                crate::memory::release();
+                Stored::Spilled(path, height)
+            }
+            None => Stored::Memory(table),
+        };
+        if let Some(p) = progress.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            p.shard_done(s, rows);
+        }
+        Ok((stored, cleaned.summary, cleaned.rejected, bytes, height))
+    })?;
+    drop(progress);
     let mut summaries = Vec::with_capacity(k);
     let mut stored = Vec::with_capacity(k);
     let mut largest: Option<(u64, usize, usize)> = None;
     let mut line_bytes = 0u64;
     let mut line_count = 0u64;
-    let rows_read: u64 = scanned.inputs.rows.iter().sum();
-    let mut progress = crate::progress::Pass::start("clean", k, rows_read as usize);
-    for s in 0..k {
-        let work = router.take(s)?;
-        let work_rows = work.height();
-        let cleaned = clean::clean_shard(work, &shape)?;
-        crate::memory::release();
-        let (customer, lines) = cleaned.summary.largest_customer;
+    for (s, (shard, summary, rejected, bytes, height)) in cleaned.into_iter().enumerate() {
+        let (customer, lines) = summary.largest_customer;
         if largest.is_none_or(|(n, _, _)| lines > n) {
             largest = Some((lines, s, customer));
         }
-        let mut table = cleaned.lines;
-        line_bytes += table.estimated_size() as u64;
-        line_count += table.height() as u64;
-        let height = table.height();
-        let rows = work_rows;
-        stored.push(match &router.work {
-            Some(work) => {
-                let path = work.path().join(format!("shard-{s:04}.parquet"));
-                super::spill(&mut table, &path)?;
-                Stored::Spilled(path, height)
-            }
-            None => Stored::Memory(table),
-        });
-        summaries.push((cleaned.summary, cleaned.rejected));
-        if let Some(p) = progress.as_mut() {
-            p.shard_done(s, rows);
-        }
+        line_bytes += bytes;
+        line_count += height as u64;
+        stored.push(shard);
+        summaries.push((summary, rejected));
     }
     let largest_name = largest
         .filter(|(lines, _, _)| *lines > 0)

@@ -1,5 +1,5 @@
 //! How the line table is held while the stages run: as one table in memory, or split by a stable
-//! hash of the customer id into shards, spilled to a work directory and read back one at a time.
+//! hash of the customer id into shards, spilled to a work directory and read back a few at a time.
 //!
 //! Every stage that reads lines works shard by shard and returns per-customer rows or partials
 //! that merge in any order (counts, exact sums, minima, disjoint per-customer entries), so the
@@ -11,7 +11,8 @@ pub mod budget;
 pub mod ingest;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
@@ -33,7 +34,7 @@ pub fn shard_of(id: &str, shards: usize) -> usize {
 #[derive(Debug)]
 enum Shard {
     Memory(DataFrame),
-    /// A Parquet file in the work directory, with its line count and the recoding of its
+    /// An Arrow IPC file in the work directory, with its line count and the recoding of its
     /// shard's codes to the whole input's.
     Spilled(PathBuf, usize, Arc<Recode>),
 }
@@ -133,13 +134,44 @@ impl Lines {
         Ok(out)
     }
 
+    /// `f` on each shard, [`concurrency`] shards at a time, the results in shard order; for the
+    /// passes that only read the lines (no state shared between shards).
+    pub fn map<T: Send>(
+        &self,
+        pass: &'static str,
+        f: impl Fn(&DataFrame) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        let progress = Mutex::new(crate::progress::Pass::start(
+            pass,
+            self.shards.len(),
+            self.height(),
+        ));
+        in_parallel(self.shards.len(), concurrency(), |i| {
+            let (out, height) = match &self.shards[i] {
+                Shard::Memory(table) => (f(table)?, table.height()),
+                Shard::Spilled(path, height, recode) => {
+                    let mut table = read_back(path)?;
+                    recode.apply(&mut table)?;
+                    let out = f(&table)?;
+                    drop(table);
+                    crate::memory::release();
+                    (out, *height)
+                }
+            };
+            if let Some(p) = progress.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                p.shard_done(i, height);
+            }
+            Ok(out)
+        })
+    }
+
     /// `f` on each shard's lines as a lazy query, its results stacked in one table.
     pub fn stacked(
         &self,
         pass: &'static str,
-        f: impl Fn(LazyFrame) -> LazyFrame,
+        f: impl Fn(LazyFrame) -> LazyFrame + Sync,
     ) -> Result<DataFrame> {
-        let parts = self.each(pass, |table| Ok(f(table.clone().lazy()).collect()?))?;
+        let parts = self.map(pass, |table| Ok(f(table.clone().lazy()).collect()?))?;
         stack(parts)
     }
 
@@ -147,6 +179,55 @@ impl Lines {
     pub fn whole(&self) -> Result<DataFrame> {
         self.stacked("whole table", |lines| lines)
     }
+}
+
+/// How many shards are worked on at once: two when there are two threads or more. A shard's
+/// passes are partly serial (the loops over codes, hashing, the encoding of spilled files), so
+/// one shard at a time kept about 1.3 of two cores busy; the shard count is chosen so that this
+/// many shards fit the memory budget together. Results never depend on it: each shard's work is
+/// the same, and the results are put back in shard order.
+pub fn concurrency() -> usize {
+    rayon::current_num_threads().clamp(1, 2)
+}
+
+/// `f(i)` for each `i` in `0..n` on up to `workers` threads, the results in index order. After a
+/// failure no further index is started; the error returned is that of the lowest failed index.
+pub fn in_parallel<T: Send>(
+    n: usize,
+    workers: usize,
+    f: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    if workers <= 1 || n <= 1 {
+        return (0..n).map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<T>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(n) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= n {
+                        break;
+                    }
+                    let result = f(i);
+                    let failed = result.is_err();
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    if failed {
+                        next.store(n, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(n);
+    for slot in slots {
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(result) => out.push(result?),
+            None => return Err(Error::Internal("a shard was not worked on".into())),
+        }
+    }
+    Ok(out)
 }
 
 /// Tables of the same columns one after the other.
@@ -176,35 +257,30 @@ pub(crate) fn work_error(path: &Path, e: &std::io::Error) -> Error {
     }
 }
 
-/// Writes a shard's lines (uncompressed: they are read back often, and most columns are codes).
+/// Writes a shard's lines to the work directory as an Arrow IPC file, uncompressed: spilled
+/// tables are read back whole, often, and by this process only, so the format that is a copy of
+/// the columns' buffers beats Parquet's encodings (dictionary pages, RLE) on both sides. A text
+/// column gathered from a batch shares the batch's buffers; polars' IPC writer copies out the
+/// bytes it uses when the rest is waste, so a shard's file holds only its own text.
 pub(crate) fn spill(part: &mut DataFrame, path: &Path) -> Result<()> {
-    spill_with(part, path, ParquetCompression::Uncompressed)
-}
-
-pub(crate) fn spill_with(
-    part: &mut DataFrame,
-    path: &Path,
-    compression: ParquetCompression,
-) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| work_error(path, &e))?;
-    let mut writer = std::io::BufWriter::new(file);
-    ParquetWriter::new(&mut writer)
-        .with_compression(compression)
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    IpcWriter::new(&mut writer)
+        .with_compat_level(CompatLevel::newest())
         .finish(part)
         .map_err(|e| match e {
             PolarsError::IO { error, .. } => work_error(path, &error),
             other => work_error(path, &std::io::Error::other(other.to_string())),
         })?;
-    let file = writer
+    writer
         .into_inner()
         .map_err(|e| work_error(path, e.error()))?;
-    file.sync_data().map_err(|e| work_error(path, &e))?;
     Ok(())
 }
 
 pub(crate) fn read_back(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| work_error(path, &e))?;
-    Ok(ParquetReader::new(file).finish()?)
+    Ok(IpcReader::new(file).finish()?)
 }
 
 /// Removes the work directories in `dir` of runs that were killed (named [`WORK_PREFIX`], the
@@ -239,6 +315,50 @@ pub fn count_lines_per_customer(table: &DataFrame, counts: &mut [u64]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_parallel_keeps_index_order_and_reports_the_lowest_failure() {
+        let squares = in_parallel(50, 2, |i| Ok(i * i)).unwrap();
+        assert_eq!(squares, (0..50).map(|i| i * i).collect::<Vec<_>>());
+        let failed = in_parallel(50, 2, |i| {
+            if i == 7 || i == 30 {
+                Err(Error::Internal(format!("shard {i}")))
+            } else {
+                Ok(i)
+            }
+        });
+        assert!(failed.unwrap_err().to_string().contains("shard 7"));
+    }
+
+    #[test]
+    fn spilled_slice_of_text_holds_only_its_own_bytes() {
+        // Long names (not inlined in the views): a tenth of the rows, spilled, must not carry the
+        // other nine tenths' text (their buffers are shared until written), and must read back
+        // equal.
+        let names: Vec<String> = (0..20_000)
+            .map(|i| format!("a product name long enough to be stored out of line {i:06}"))
+            .collect();
+        let table =
+            DataFrame::new(names.len(), vec![Column::new("product_name".into(), names)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let whole = dir.path().join("whole.arrow");
+        let part = dir.path().join("part.arrow");
+        spill(&mut table.clone(), &whole).unwrap();
+        // Every tenth row, gathered (as the router groups a batch by shard) and sliced.
+        let every_tenth: Vec<IdxSize> = (0..2_000).map(|i| i * 10).collect();
+        let gathered = table
+            .take(&IdxCa::from_vec("ix".into(), every_tenth))
+            .unwrap();
+        let mut slice = gathered.slice(0, 2_000);
+        spill(&mut slice, &part).unwrap();
+        let whole_bytes = std::fs::metadata(&whole).unwrap().len();
+        let part_bytes = std::fs::metadata(&part).unwrap().len();
+        assert!(
+            part_bytes * 5 < whole_bytes,
+            "slice file {part_bytes} bytes, whole {whole_bytes}"
+        );
+        assert!(read_back(&part).unwrap().equals(&slice));
+    }
 
     #[test]
     fn shards_follow_sparks_xxhash64() {

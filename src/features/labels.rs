@@ -16,7 +16,7 @@ pub const CHURNED: &str = "churned";
 pub fn churn_labels(tx: &Transactions, t: NaiveDate, horizon_days: u32) -> Result<DataFrame> {
     let start = epoch_days(t);
     let end = start + horizon_days as i32;
-    let parts = tx.lines.each("churn labels", |lines| {
+    let parts = tx.lines.map("churn labels", |lines| {
         labels_shard(tx, lines.clone().lazy(), start, end)
     })?;
     Ok(crate::engine::stack(parts)?

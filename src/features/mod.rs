@@ -194,7 +194,7 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
 
 /// Valid purchase lines dated on or after `as_of`: features at `as_of` do not see them.
 pub fn lines_from(tx: &Transactions, as_of: NaiveDate) -> Result<u64> {
-    let counts = tx.lines.each("lines after the as-of date", |lines| {
+    let counts = tx.lines.map("lines after the as-of date", |lines| {
         let n = lines
             .clone()
             .lazy()
@@ -225,7 +225,7 @@ pub fn compute(
 pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
     let parts = tx
         .lines
-        .each("features", |lines| aggregate_shard(tx, lines, as_of))?;
+        .map("features", |lines| aggregate_shard(tx, lines, as_of))?;
     Ok(crate::engine::stack(parts)?
         .lazy()
         .sort([f::CUSTOMER_ID], SortMultipleOptions::default())

@@ -36,7 +36,7 @@ pub fn product_propensity(
     let s_days = t_days - horizon_days as i32;
     // Per shard: (product, customers who bought it before s, of them came back in [s, t)) and
     // (customers with a product before s, of them came back).
-    let partials = tx.lines.each("propensity: buyers per product", |lines| {
+    let partials = tx.lines.map("propensity: buyers per product", |lines| {
         let earlier = earlier_buyers(lines.clone().lazy(), s_days, t_days).collect()?;
         let per_product = earlier
             .clone()
@@ -98,7 +98,7 @@ pub fn product_propensity(
             )?)
         }
     };
-    let parts = tx.lines.each("propensity: per customer", |lines| {
+    let parts = tx.lines.map("propensity: per customer", |lines| {
         let current = bought(lines.clone().lazy(), t_days);
         let scored = match &rates {
             None => current
