@@ -244,10 +244,14 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
                 let k = match engine.shards {
                     Some(k) => k.clamp(1, budget::MAX_SHARDS),
                     None => {
-                        // Room for the shards cleaned at once.
-                        let need = rows.saturating_mul(bytes_per_row)
-                            * INGEST_FACTOR
-                            * super::concurrency() as u64;
+                        // An input that fits stays one shard in memory (no spill); a larger one
+                        // gets room for the shards cleaned at once.
+                        let need = rows.saturating_mul(bytes_per_row) * INGEST_FACTOR;
+                        let need = if need <= limit {
+                            need
+                        } else {
+                            need * super::concurrency() as u64
+                        };
                         let most = (rows / MIN_SHARD_ROWS).max(1) as usize;
                         (need.div_ceil(limit.max(1)) as usize)
                             .clamp(1, most.min(budget::MAX_SHARDS))
