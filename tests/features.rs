@@ -205,3 +205,49 @@ fn last_order_units_counts_orders_of_the_same_last_moment_together() {
     // C paid postage only: no order with products, 0 units (not missing).
     assert_eq!(f64_at(&t, f::LAST_ORDER_UNITS, 2), Some(0.0));
 }
+
+/// `features --as-of` aggregates each shard while it is cleaned (its lines are neither kept nor
+/// spilled); without `--as-of` the lines are kept and aggregated in a pass after the default
+/// as-of date is known. Both, in one shard and in seven, write the same bytes.
+#[test]
+fn features_aggregated_while_cleaning_match_the_pass_over_kept_lines_in_any_shard_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = online_retail("transactions.csv.gz");
+    let mut written = Vec::new();
+    for (as_of, shards) in [
+        (None, None),
+        (Some("2011-12-10"), None),
+        (None, Some("7")),
+        (Some("2011-12-10"), Some("7")),
+    ] {
+        let out = tmp
+            .path()
+            .join(format!("{}-{}.parquet", as_of.is_some(), shards.is_some()));
+        let mut command = retain_bin();
+        command
+            .args(["features", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(&out);
+        if let Some(day) = as_of {
+            command.args(["--as-of", day]);
+        }
+        if let Some(k) = shards {
+            command.args(["--shards", k]);
+        }
+        let done = command.output().unwrap();
+        // The default as-of date is the day after the last purchase (2011-12-09).
+        assert_exit(
+            &done,
+            0,
+            &["built features of 4338 customers at 2011-12-10"],
+        );
+        written.push((as_of, shards, std::fs::read(&out).unwrap()));
+    }
+    for (as_of, shards, bytes) in &written[1..] {
+        assert!(
+            bytes == &written[0].2,
+            "features with --as-of {as_of:?} in {shards:?} shards differ from the pass over kept lines"
+        );
+    }
+}

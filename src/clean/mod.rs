@@ -191,10 +191,10 @@ pub struct Transactions {
     pub lines_fingerprint: String,
     /// What the user should know about how values were read (e.g. dates with a UTC offset).
     pub notes: Vec<String>,
-    /// Activity lines per day with the first row of each (see `features::history_edge`), made
-    /// once: several checks ask for the edges of the history, and each would be a pass over
-    /// every shard.
-    pub(crate) activity_by_day: std::sync::OnceLock<DataFrame>,
+    /// Activity lines per day with the first row of each (see `features::history_edge`), merged
+    /// from the shards' partials as they were cleaned: the edges of the history and the lines
+    /// after an as-of date need no pass over the shards.
+    pub(crate) activity_by_day: DataFrame,
 }
 
 impl Transactions {
@@ -223,7 +223,8 @@ const ORDER_TS_ALT: &str = "__order_ts_alt";
 const DATE_FAILED_ALT: &str = "__date_failed_alt";
 
 /// Parsed batches one after the other, a second date reading added (empty) where some batches
-/// have one and others not.
+/// have one and others not. The batches stay separate chunks: the cleaning reads them in turn,
+/// and putting them into one buffer first copied every value of the shard into fresh memory.
 pub fn stack_parsed(mut parts: Vec<DataFrame>) -> Result<DataFrame> {
     if parts.iter().any(|p| p.column(ORDER_TS_ALT).is_ok()) {
         for part in parts.iter_mut() {
@@ -234,7 +235,14 @@ pub fn stack_parsed(mut parts: Vec<DataFrame>) -> Result<DataFrame> {
             }
         }
     }
-    crate::engine::stack(parts)
+    let mut parts = parts.into_iter();
+    let Some(mut all) = parts.next() else {
+        return Ok(DataFrame::empty());
+    };
+    for part in parts {
+        all.vstack_mut_owned(part)?;
+    }
+    Ok(all)
 }
 
 /// Classifies every row of `raw` and builds the line table: dates, numbers and ids are parsed
@@ -311,6 +319,8 @@ pub struct ShardSummary {
     pub dictionaries: encode::Dictionaries,
     counts: [u64; 11],
     fingerprint: u128,
+    /// The shard's [`crate::features::activity_partial`].
+    activity: DataFrame,
     /// Lines of the shard's customer with the most (by the shard's code), and their number.
     pub largest_customer: (usize, u64),
 }
@@ -399,6 +409,7 @@ pub fn clean_shard(mut work: DataFrame, shape: &Shape) -> Result<ShardClean> {
         needs_day_key,
     )?;
     let fingerprint = encode::content_fingerprint(&lines)?;
+    let activity = crate::features::activity_partial(lines.clone().lazy()).collect()?;
     let dictionaries = encode::encode(&mut lines)?;
     let mut per_customer = vec![0u64; dictionaries.customers.height()];
     crate::engine::count_lines_per_customer(&lines, &mut per_customer)?;
@@ -413,6 +424,7 @@ pub fn clean_shard(mut work: DataFrame, shape: &Shape) -> Result<ShardClean> {
             dictionaries,
             counts,
             fingerprint,
+            activity,
             largest_customer,
         },
         rejected,
@@ -432,7 +444,9 @@ pub fn assemble(
     let mut fingerprint = 0u128;
     let mut dictionaries = Vec::with_capacity(shards.len());
     let mut rejected = Vec::new();
+    let mut activity = Vec::with_capacity(shards.len());
     for (summary, shard_rejected) in shards {
+        activity.push(summary.activity);
         for (total, n) in counts.iter_mut().zip(summary.counts) {
             *total += n;
         }
@@ -460,7 +474,7 @@ pub fn assemble(
         lines_fingerprint: format!("{fingerprint:032x}"),
         accounting,
         notes,
-        activity_by_day: Default::default(),
+        activity_by_day: crate::features::merge_activity(activity)?,
     };
     Ok((tx, recodes, rejected))
 }

@@ -125,24 +125,41 @@ impl<'a> Reading<'a> {
             self.any_csv = true;
             self.note_line_breaks(table, first)?;
         }
-        out.extend(self.read_dates(table, first)?);
-        out.extend(self.read_numbers(table, first)?);
-        for canonical in [
-            input::CUSTOMER_ID,
-            input::ORDER_ID,
-            input::PRODUCT_ID,
-            input::PRODUCT_NAME,
-            input::COUNTRY,
-        ] {
-            out.push(match table.column(canonical) {
-                Ok(column) => match canonical {
-                    input::CUSTOMER_ID => parse::normalise_id(column, true)?,
-                    input::ORDER_ID | input::PRODUCT_ID => parse::normalise_id(column, false)?,
-                    _ => column.cast(&DataType::String)?,
-                },
-                Err(_) => Column::full_null(canonical.into(), height, &DataType::String),
-            });
-        }
+        // The text columns need nothing of the reading's state: they are read on the other core
+        // while this one reads dates and numbers (the batch's values, not its order, decide).
+        let (typed, text) = rayon::join(
+            || -> Result<Vec<Column>> {
+                let mut typed = self.read_dates(table, first)?;
+                typed.extend(self.read_numbers(table, first)?);
+                Ok(typed)
+            },
+            || -> Result<Vec<Column>> {
+                use rayon::prelude::*;
+                [
+                    input::CUSTOMER_ID,
+                    input::ORDER_ID,
+                    input::PRODUCT_ID,
+                    input::PRODUCT_NAME,
+                    input::COUNTRY,
+                ]
+                .into_par_iter()
+                .map(|canonical| {
+                    Ok(match table.column(canonical) {
+                        Ok(column) => match canonical {
+                            input::CUSTOMER_ID => parse::normalise_id(column, true)?,
+                            input::ORDER_ID | input::PRODUCT_ID => {
+                                parse::normalise_id(column, false)?
+                            }
+                            _ => column.cast(&DataType::String)?,
+                        },
+                        Err(_) => Column::full_null(canonical.into(), height, &DataType::String),
+                    })
+                })
+                .collect()
+            },
+        );
+        out.extend(typed?);
+        out.extend(text?);
         if self.keep_raw {
             for canonical in input::ALL {
                 if self.exists.contains(&canonical) {

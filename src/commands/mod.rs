@@ -83,14 +83,28 @@ pub(crate) fn load(
     keep_rejected: bool,
     out: Option<&Path>,
 ) -> Result<Cleaned> {
+    Ok(load_visiting(path, config, keep_rejected, out, None)?.0)
+}
+
+/// [`load`], with each shard's cleaned lines handed to `visit` in place of keeping them (see
+/// [`crate::engine::ingest::load`]).
+pub(crate) fn load_visiting(
+    path: &Path,
+    config: &Config,
+    keep_rejected: bool,
+    out: Option<&Path>,
+    visit: Option<crate::engine::ingest::Visit>,
+) -> Result<(Cleaned, Vec<polars::prelude::DataFrame>)> {
     let started = Instant::now();
     let work_in = match (&config.engine.work_dir, out) {
         (Some(dir), _) => dir.clone(),
         (None, Some(out)) => crate::output::dir::parent_of(out),
         (None, None) => std::env::temp_dir(),
     };
-    let cleaned = crate::engine::ingest::load(path, config, keep_rejected, &work_in)?;
-    crate::memory::release();
+    let held = crate::memory::hold_freed_pages();
+    let (cleaned, visits) =
+        crate::engine::ingest::load(path, config, keep_rejected, &work_in, visit)?;
+    drop(held);
     let a = &cleaned.transactions.accounting;
     let files = cleaned.transactions.inputs.files.len();
     progress(format!(
@@ -109,5 +123,5 @@ pub(crate) fn load(
     for note in &cleaned.transactions.notes {
         progress(format!("note: {note}"));
     }
-    Ok(cleaned)
+    Ok((cleaned, visits))
 }

@@ -2,13 +2,15 @@
 //!
 //! 1. The input streams in batches ([`crate::io::batches`]); each batch is parsed
 //!    ([`Reading::read`]) and its rows go to the shard of their customer: a spilled file per batch
-//!    and shard in the work directory (Arrow IPC, written by a second thread while the next batch
-//!    is parsed), or kept in memory when one shard is enough. Rows without a customer are never
+//!    and shard in the work directory (Arrow IPC, grouped by a second thread while the next batch
+//!    is parsed, and written on both cores), or kept in memory when one shard is enough. Rows without a customer are never
 //!    purchase lines: they are spread over the shards by row.
 //! 2. The checks on whole columns run on the evidence the batches gathered ([`Reading::finish`]).
 //! 3. Each shard is cleaned, [`super::concurrency`] at a time ([`clean::clean_shard`]): duplicates (equal rows share their
-//!    customer, so they meet in one shard), reasons, kinds, the line table and its codes. Its
-//!    lines are spilled again, coded by the shard's dictionaries.
+//!    customer, so they meet in one shard), reasons, kinds, the line table and its codes, and the
+//!    partials every command needs (counts by reason, activity by day). Its lines are spilled
+//!    again, coded by the shard's dictionaries, or handed to a [`Visit`] (`retain features` at a
+//!    given as-of date aggregates them there and keeps nothing).
 //! 4. The shards' dictionaries merge into the whole input's ([`clean::assemble`]); each spilled
 //!    shard is recoded to them as it is read back.
 //!
@@ -115,15 +117,20 @@ impl Router {
         drop(work);
         let dir = self.work.as_ref().map(|w| w.path().to_path_buf());
         let dir = dir.ok_or_else(|| Error::Internal("no work directory".into()))?;
-        for s in 0..k {
+        // The shards' files are written on both cores: copying into the page cache was a third
+        // of this thread's time, and it kept the reading waiting.
+        let written = super::in_parallel(k, super::concurrency(), |s| {
             let len = starts[s + 1] - starts[s];
             if len == 0 {
-                continue;
+                return Ok(None);
             }
             let mut part = grouped.slice(starts[s] as i64, len);
             let path = dir.join(format!("rows-{s:04}-{batch:06}.arrow"));
             super::spill(&mut part, &path)?;
-            if let Pending::Spilled(files) = &mut self.pending[s] {
+            Ok(Some(path))
+        })?;
+        for (s, path) in written.into_iter().enumerate() {
+            if let (Some(path), Pending::Spilled(files)) = (path, &mut self.pending[s]) {
                 files.push(path);
             }
         }
@@ -168,9 +175,23 @@ const GZIP_TEXT_RATIO: u64 = 8;
 /// file per row.
 const MIN_SHARD_ROWS: u64 = 10_000;
 
+/// Work done on each shard's cleaned lines while they are in memory, in place of keeping them:
+/// called with the lines (coded by the shard's own dictionaries), the shard's customer
+/// dictionary (`customer_ix`, `customer_id`) and the canonical columns present in the input.
+pub type Visit<'a> =
+    &'a (dyn Fn(&DataFrame, &DataFrame, &[&'static str]) -> Result<DataFrame> + Sync);
+
 /// Reads, checks and cleans the input in shards; see the module's description. `work_in` is
-/// where shards are spilled.
-pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) -> Result<Cleaned> {
+/// where shards are spilled. With a `visit`, each shard's cleaned lines go to it instead of
+/// being kept: the transactions hold no lines, and the visit's results come back in shard order
+/// (a command whose only pass over the lines is the visit saves writing and reading them back).
+pub fn load(
+    given: &Path,
+    config: &Config,
+    keep_rejected: bool,
+    work_in: &Path,
+    visit: Option<Visit>,
+) -> Result<(Cleaned, Vec<DataFrame>)> {
     let engine = &config.engine;
     let limit = engine.memory_limit_bytes().map_err(Error::Usage)?;
     let opened = batches::open(given, config)?;
@@ -313,20 +334,36 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
         let mut table = cleaned.lines;
         let bytes = table.estimated_size() as u64;
         let height = table.height();
-        let stored = match &work_dir {
-            Some(dir) => {
+        let visited = match visit {
+            Some(visit) => Some(visit(
+                &table,
+                &cleaned.summary.dictionaries.customers,
+                shape.present,
+            )?),
+            None => None,
+        };
+        let stored = match (&work_dir, &visited) {
+            (_, Some(_)) => Stored::Memory(table.clear()),
+            (Some(dir), None) => {
                 let path = dir.join(format!("shard-{s:04}.arrow"));
                 super::spill(&mut table, &path)?;
                 drop(table);
                 crate::memory::release();
                 Stored::Spilled(path, height)
             }
-            None => Stored::Memory(table),
+            (None, None) => Stored::Memory(table),
         };
         if let Some(p) = progress.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             p.shard_done(s, rows);
         }
-        Ok((stored, cleaned.summary, cleaned.rejected, bytes, height))
+        Ok((
+            stored,
+            cleaned.summary,
+            cleaned.rejected,
+            bytes,
+            height,
+            visited,
+        ))
     })?;
     drop(progress);
     let mut summaries = Vec::with_capacity(k);
@@ -334,7 +371,9 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
     let mut largest: Option<(u64, usize, usize)> = None;
     let mut line_bytes = 0u64;
     let mut line_count = 0u64;
-    for (s, (shard, summary, rejected, bytes, height)) in cleaned.into_iter().enumerate() {
+    let mut visits = Vec::new();
+    for (s, (shard, summary, rejected, bytes, height, visited)) in cleaned.into_iter().enumerate() {
+        visits.extend(visited);
         let (customer, lines) = summary.largest_customer;
         if largest.is_none_or(|(n, _, _)| lines > n) {
             largest = Some((lines, s, customer));
@@ -381,8 +420,11 @@ pub fn load(given: &Path, config: &Config, keep_rejected: bool, work_in: &Path) 
             },
         ));
     }
-    Ok(Cleaned {
-        transactions: tx.with_lines(lines),
-        rejected,
-    })
+    Ok((
+        Cleaned {
+            transactions: tx.with_lines(lines),
+            rejected,
+        },
+        visits,
+    ))
 }

@@ -94,19 +94,22 @@ impl DataEnd {
     }
 }
 
-/// Activity lines per day (`day`, `n`) with the first row of each (`row`), sorted by day: shard
-/// by shard, the counts of the shards adding up.
-fn activity_by_day(tx: &Transactions) -> Result<DataFrame> {
-    let per_day = tx.lines.stacked("purchase days", |lines| {
-        lines
-            .filter(activity(col(line::KIND)))
-            .group_by([day().alias("day")])
-            .agg([
-                len().cast(DataType::UInt64).alias("n"),
-                col(line::ROW).min().cast(DataType::UInt64).alias("row"),
-            ])
-    })?;
-    Ok(per_day
+/// One shard's partial of `Transactions::activity_by_day`: its activity lines per day (`day`,
+/// `n`) with the first row of each (`row`). Made while the shard is cleaned, so that the edges of
+/// the history and the lines after an as-of date need no pass over the shards.
+pub(crate) fn activity_partial(lines: LazyFrame) -> LazyFrame {
+    lines
+        .filter(activity(col(line::KIND)))
+        .group_by([day().alias("day")])
+        .agg([
+            len().cast(DataType::UInt64).alias("n"),
+            col(line::ROW).min().cast(DataType::UInt64).alias("row"),
+        ])
+}
+
+/// Shards' [`activity_partial`]s merged (counts added, first rows the least), sorted by day.
+pub(crate) fn merge_activity(parts: Vec<DataFrame>) -> Result<DataFrame> {
+    Ok(crate::engine::stack(parts)?
         .lazy()
         .group_by([col("day")])
         .agg([col("n").sum(), col("row").min()])
@@ -118,13 +121,7 @@ fn activity_by_day(tx: &Transactions) -> Result<DataFrame> {
 /// purchase lines had happened (or from which they happen), and the input row of a line on that
 /// last (first) day, as epoch days and a row. `None` without a valid purchase.
 pub(crate) fn history_edge(tx: &Transactions, last: bool) -> Result<Option<(i32, i32, u64)>> {
-    let merged = match tx.activity_by_day.get() {
-        Some(merged) => merged,
-        None => {
-            let merged = activity_by_day(tx)?;
-            tx.activity_by_day.get_or_init(|| merged)
-        }
-    };
+    let merged = &tx.activity_by_day;
     if merged.height() == 0 {
         return Ok(None);
     }
@@ -194,16 +191,16 @@ pub fn default_as_of(tx: &Transactions) -> Result<NaiveDate> {
 
 /// Valid purchase lines dated on or after `as_of`: features at `as_of` do not see them.
 pub fn lines_from(tx: &Transactions, as_of: NaiveDate) -> Result<u64> {
-    let counts = tx.lines.map("lines after the as-of date", |lines| {
-        let n = lines
-            .clone()
-            .lazy()
-            .filter(activity(col(line::KIND)).and(day().gt_eq(lit(epoch_days(as_of)))))
-            .select([len()])
-            .collect()?;
-        Ok(n.columns()[0].get(0)?.extract::<u64>().unwrap_or(0))
-    })?;
-    Ok(counts.into_iter().sum())
+    let merged = &tx.activity_by_day;
+    let from = epoch_days(as_of);
+    let days = merged.column("day")?.i32()?;
+    let counts = merged.column("n")?.u64()?;
+    Ok(days
+        .into_no_null_iter()
+        .zip(counts.into_no_null_iter())
+        .filter(|&(d, _)| d >= from)
+        .map(|(_, n)| n)
+        .sum())
 }
 
 /// Builds the feature table at `as_of` and refuses too little data with [`Error::InsufficientData`].
@@ -223,16 +220,46 @@ pub fn compute(
 /// The per-customer aggregation, without RFM scores and without the sufficiency check: shard by
 /// shard (a customer's rows come from its own lines only), sorted by customer id.
 pub fn aggregate(tx: &Transactions, as_of: NaiveDate) -> Result<DataFrame> {
-    let parts = tx
-        .lines
-        .map("features", |lines| aggregate_shard(tx, lines, as_of))?;
+    let _held = crate::memory::hold_freed_pages();
+    let has_products = tx.has(input::PRODUCT_ID);
+    let parts = tx.lines.map("features", |lines| {
+        aggregate_shard(lines, &tx.customers, has_products, as_of)
+    })?;
+    merge_shards(parts)
+}
+
+/// The feature table at `as_of` from the per-customer rows of each shard ([`aggregate_shard`],
+/// as the cleaning of each shard made them): sorted by customer id, checked and scored as
+/// [`compute`] does.
+pub fn compute_from_shards(
+    parts: Vec<DataFrame>,
+    as_of: NaiveDate,
+    options: &FeatureOptions,
+) -> Result<CustomerFeatures> {
+    let table = merge_shards(parts)?;
+    check_sufficient(&table, as_of, options)?;
+    Ok(CustomerFeatures {
+        as_of,
+        table: with_rfm(table)?,
+    })
+}
+
+fn merge_shards(parts: Vec<DataFrame>) -> Result<DataFrame> {
     Ok(crate::engine::stack(parts)?
         .lazy()
         .sort([f::CUSTOMER_ID], SortMultipleOptions::default())
         .collect()?)
 }
 
-fn aggregate_shard(tx: &Transactions, lines: &DataFrame, as_of: NaiveDate) -> Result<DataFrame> {
+/// The per-customer rows of one shard's lines at `as_of`, customer ids from `customers`
+/// (`customer_ix` → `customer_id`, the codes the lines use: the whole input's, or the shard's
+/// own while it is cleaned); without a product column, `distinct_products` is empty.
+pub fn aggregate_shard(
+    lines: &DataFrame,
+    customers: &DataFrame,
+    has_products: bool,
+    as_of: NaiveDate,
+) -> Result<DataFrame> {
     let as_of_days = epoch_days(as_of);
     let before = lines.clone().lazy().filter(day().lt(lit(as_of_days)));
     let kind = || col(line::KIND);
@@ -346,7 +373,7 @@ fn aggregate_shard(tx: &Transactions, lines: &DataFrame, as_of: NaiveDate) -> Re
     let returned_micros = || col("returned").fill_null(lit(0i64));
     let returned = from_micros(returned_micros());
     let gross = || from_micros(col("gross"));
-    let distinct_products = if tx.has(input::PRODUCT_ID) {
+    let distinct_products = if has_products {
         col(f::DISTINCT_PRODUCTS).fill_null(lit(0i64))
     } else {
         lit(NULL).cast(DataType::Int64)
@@ -356,7 +383,7 @@ fn aggregate_shard(tx: &Transactions, lines: &DataFrame, as_of: NaiveDate) -> Re
         .left_join(gaps, cix(), cix())
         .left_join(product_lines, cix(), cix())
         .left_join(returns, cix(), cix())
-        .left_join(tx.customers.clone().lazy(), cix(), cix())
+        .left_join(customers.clone().lazy(), cix(), cix())
         .with_columns([
             recency.alias(f::RECENCY_DAYS),
             tenure.alias(f::TENURE_DAYS),

