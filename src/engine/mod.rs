@@ -232,6 +232,13 @@ pub fn in_parallel<T: Send>(
 
 /// Tables of the same columns one after the other.
 pub fn stack(parts: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut all = stack_chunks(parts)?;
+    all.rechunk_mut_par();
+    Ok(all)
+}
+
+/// [`stack`] without the rechunk: each part stays a chunk of its own.
+pub fn stack_chunks(parts: Vec<DataFrame>) -> Result<DataFrame> {
     let mut parts = parts.into_iter();
     let Some(mut all) = parts.next() else {
         return Ok(DataFrame::empty());
@@ -239,7 +246,6 @@ pub fn stack(parts: Vec<DataFrame>) -> Result<DataFrame> {
     for part in parts {
         all.vstack_mut_owned(part)?;
     }
-    all.rechunk_mut_par();
     Ok(all)
 }
 

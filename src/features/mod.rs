@@ -209,12 +209,7 @@ pub fn compute(
     as_of: NaiveDate,
     options: &FeatureOptions,
 ) -> Result<CustomerFeatures> {
-    let table = aggregate(tx, as_of)?;
-    check_sufficient(&table, as_of, options)?;
-    Ok(CustomerFeatures {
-        as_of,
-        table: with_rfm(table)?,
-    })
+    compute_from_table(aggregate(tx, as_of)?, as_of, options)
 }
 
 /// The per-customer aggregation, without RFM scores and without the sufficiency check: shard by
@@ -236,7 +231,15 @@ pub fn compute_from_shards(
     as_of: NaiveDate,
     options: &FeatureOptions,
 ) -> Result<CustomerFeatures> {
-    let table = merge_shards(parts)?;
+    compute_from_table(merge_shards(parts)?, as_of, options)
+}
+
+/// The aggregated table (sorted by customer id), checked and scored.
+fn compute_from_table(
+    table: DataFrame,
+    as_of: NaiveDate,
+    options: &FeatureOptions,
+) -> Result<CustomerFeatures> {
     check_sufficient(&table, as_of, options)?;
     Ok(CustomerFeatures {
         as_of,
