@@ -162,8 +162,9 @@ fn gather(pending: Pending) -> Result<DataFrame> {
 }
 
 /// Bytes of working memory per byte of a shard's parsed rows while it is cleaned, and per byte
-/// of its lines while the stages run, with room (see [`budget::WORK_FACTOR`]).
-const INGEST_FACTOR: u64 = 4;
+/// of its lines while the stages run, with room (see [`budget::WORK_FACTOR`]) for the freed pages
+/// the allocator keeps while shards are cleaned ([`crate::memory::hold_freed_pages`]).
+const INGEST_FACTOR: u64 = 6;
 
 /// Rough sizes for the first guess, before any row is read: bytes of a parsed row in memory,
 /// of a CSV row as text, and how much gzip shrinks CSV text.
@@ -229,6 +230,8 @@ pub fn load(
     // The batches are parsed on this thread and routed to their shards (sorted, written to the
     // work directory) on another, one batch in between: parsing and spilling overlap.
     let (to_router, batches_in) = std::sync::mpsc::sync_channel::<Route>(1);
+    // More than one shard: freed pages are kept from the first batch to the last shard cleaned.
+    let mut kept: Option<crate::memory::HeldPages> = None;
     let (scanned, router) = std::thread::scope(|scope| {
         let routing = scope.spawn(move || -> Result<Option<Router>> {
             let mut router: Option<Router> = None;
@@ -279,6 +282,7 @@ pub fn load(
                     }
                 };
                 if k > 1 {
+                    kept = Some(crate::memory::keep_freed_pages());
                     std::fs::create_dir_all(work_in)
                         .map_err(crate::io::write::output_error(work_in))?;
                 }
@@ -366,6 +370,7 @@ pub fn load(
         ))
     })?;
     drop(progress);
+    drop(kept);
     let mut summaries = Vec::with_capacity(k);
     let mut stored = Vec::with_capacity(k);
     let mut largest: Option<(u64, usize, usize)> = None;
