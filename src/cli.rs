@@ -34,6 +34,102 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// The main job: train on the input, score, suggest products, choose offers, write out/.
     Run(RunArgs),
+    /// The steps of `run` as separate processes, for an engine that moves the data between
+    /// them (Apache Spark: spark/retain_spark.py, see spark/README.md).
+    #[command(subcommand)]
+    Shard(ShardStep),
+}
+
+/// `retain shard ...`: plan → route (each input file) → finish → clean (each shard) → run. Every
+/// step takes the same settings as `retain run`.
+#[derive(Debug, Subcommand)]
+pub enum ShardStep {
+    /// Open the input's files, check their columns, write the plan every later step reads.
+    Plan(ShardPlanArgs),
+    /// Read one input file and write its rows by customer shard, with the evidence of reading.
+    Route(ShardRouteArgs),
+    /// Check the evidence of every file (date formats, unreadable values), write the shape.
+    Finish(ShardFinishArgs),
+    /// Clean one shard's rows: its lines and the partials the run merges.
+    Clean(ShardCleanArgs),
+    /// `retain run` on cleaned shards: merge their partials, then train, score and write.
+    Run(ShardRunArgs),
+}
+
+// Every step takes all of `retain run`'s arguments (`--input`, the settings, the campaign's),
+// so that an engine hands each the same ones; a step uses those it needs.
+
+#[derive(Debug, Args)]
+pub struct ShardPlanArgs {
+    /// The plan file to write (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardRouteArgs {
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// The input file to read: its index in the plan.
+    #[arg(long, value_name = "INDEX")]
+    pub file: usize,
+    /// Directory to write `rows-SHARD-FILE-BATCH.arrow` and `evidence-FILE.json` into.
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardFinishArgs {
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// Directory holding every file's `evidence-FILE.json`.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: PathBuf,
+    /// The shape file to write (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub shape: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardCleanArgs {
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub shape: PathBuf,
+    /// The shard to clean.
+    #[arg(long, value_name = "SHARD")]
+    pub shard: usize,
+    /// Directory holding the shard's `rows-SHARD-*.arrow` files (from every route step).
+    #[arg(long, value_name = "DIR")]
+    pub rows: PathBuf,
+    /// Directory to write the shard's `shard-SHARD/` (lines and partials) into.
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardRunArgs {
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub shape: PathBuf,
+    /// Directory holding `shard-SHARD/` for every shard with rows, as `retain shard clean`
+    /// wrote them.
+    #[arg(long, value_name = "DIR")]
+    pub cleaned: PathBuf,
+    /// The engine named in the manifest.
+    #[arg(long, value_name = "NAME", default_value = "spark")]
+    pub engine: String,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Settings shared by every command that reads transactions. Each overrides the config file.

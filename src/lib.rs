@@ -39,5 +39,6 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Shard(step) => commands::shard::run(step),
     }
 }

@@ -9,7 +9,7 @@ mod checks;
 mod duplicates;
 pub mod encode;
 pub mod parse;
-mod reading;
+pub mod reading;
 
 pub use reading::{DateFlips, Reading};
 
@@ -316,6 +316,65 @@ pub struct ShardSummary {
     activity: DataFrame,
     /// Lines of the shard's customer with the most (by the shard's code), and their number.
     pub largest_customer: (usize, u64),
+}
+
+/// The scalar parts of a [`ShardSummary`] as JSON (`retain shard clean` writes it beside the
+/// tables).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SummaryFile {
+    counts: [u64; 11],
+    fingerprint: String,
+    largest_customer: (usize, u64),
+    orders_per_customer: Vec<u32>,
+    name_counts: Vec<(u32, String, u64)>,
+}
+
+impl ShardSummary {
+    /// Writes the summary into the directory `dir`: `summary.json` and the tables as Arrow IPC
+    /// files (`customers`, `products`, `activity`).
+    pub fn save(mut self, dir: &std::path::Path) -> Result<()> {
+        let d = &mut self.dictionaries;
+        for (name, table) in [
+            ("customers", &mut d.customers),
+            ("products", &mut d.products),
+            ("activity", &mut self.activity),
+        ] {
+            crate::engine::spill(table, &dir.join(format!("{name}.arrow")))?;
+        }
+        let file = SummaryFile {
+            counts: self.counts,
+            fingerprint: format!("{:032x}", self.fingerprint),
+            largest_customer: self.largest_customer,
+            orders_per_customer: std::mem::take(&mut d.orders_per_customer),
+            name_counts: std::mem::take(&mut d.name_counts),
+        };
+        let json = serde_json::to_vec(&file).map_err(|e| Error::Internal(e.to_string()))?;
+        let path = dir.join("summary.json");
+        std::fs::write(&path, json).map_err(|e| crate::engine::work_error(&path, &e))
+    }
+
+    /// The summary [`ShardSummary::save`] wrote into `dir`.
+    pub fn load(dir: &std::path::Path) -> Result<ShardSummary> {
+        let path = dir.join("summary.json");
+        let text = std::fs::read(&path).map_err(|e| Error::input(&path, e.to_string()))?;
+        let file: SummaryFile = serde_json::from_slice(&text)
+            .map_err(|e| Error::input(&path, format!("not a shard summary: {e}")))?;
+        let fingerprint = u128::from_str_radix(&file.fingerprint, 16)
+            .map_err(|e| Error::input(&path, format!("bad fingerprint: {e}")))?;
+        let table = |name: &str| crate::engine::read_back(&dir.join(format!("{name}.arrow")));
+        Ok(ShardSummary {
+            dictionaries: encode::Dictionaries {
+                customers: table("customers")?,
+                products: table("products")?,
+                orders_per_customer: file.orders_per_customer,
+                name_counts: file.name_counts,
+            },
+            counts: file.counts,
+            fingerprint,
+            activity: table("activity")?,
+            largest_customer: file.largest_customer,
+        })
+    }
 }
 
 /// Cleans the parsed rows of one shard ([`Reading::read`]'s tables of the shard's customers,

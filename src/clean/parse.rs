@@ -221,6 +221,21 @@ pub fn parse_datetime(
     parse_datetime_sampled(raw, user_format, time_zone, None)
 }
 
+/// The `&'static` name or format of the built-in date formats and export families that equals
+/// `text`: evidence read back from a file ([`super::reading::Evidence`]) names them as text.
+pub fn known_format(text: &str) -> Option<&'static str> {
+    DATE_FORMATS
+        .iter()
+        .copied()
+        .chain(EXPORT_FORMATS.iter().map(|(name, _)| *name))
+        .chain(
+            EXPORT_FORMATS
+                .iter()
+                .flat_map(|(_, formats)| formats.iter().copied()),
+        )
+        .find(|known| *known == text)
+}
+
 /// The first 1,000 values of a date column that hold something: the sample formats are judged
 /// on. A column read in batches is judged on the sample of its first batch, so that every batch
 /// chooses alike.

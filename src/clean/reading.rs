@@ -16,7 +16,7 @@ use crate::io::read::Format;
 use crate::schema::{input, line};
 
 /// Unreadable values of one column: how many, and the first (input row, text).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Failures {
     pub count: u64,
     pub first: Option<(u64, String)>,
@@ -52,6 +52,50 @@ struct DateBatch {
     /// Both of two families read every value of this batch, differently: the first such row
     /// (input row, value) and the two; the batch holds the second's values too.
     tie: Option<(u64, String, [DateFamily; 2])>,
+}
+
+/// What [`Reading`] gathered from some files, as JSON for [`Reading::absorb`] in another
+/// process (`retain shard route` on one file, `retain shard finish` on the driver): rows are the
+/// file's own (0-based), names of formats and columns are text.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Evidence {
+    rows: u64,
+    date_failures: Failures,
+    quantity_failures: Failures,
+    price_failures: Failures,
+    zoned: u64,
+    instead_of_user_format: Option<String>,
+    /// (first row, rows, detected (name, format), family reads, tie (row, value, two families)).
+    date_batches: Vec<BatchEvidence>,
+    multiline: (u64, Option<(u64, String)>),
+    any_csv: bool,
+}
+
+type FamilyText = (String, String);
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct BatchEvidence {
+    first_row: u64,
+    rows: u64,
+    detected: Option<FamilyText>,
+    family_reads: Vec<(String, u64)>,
+    tie: Option<(u64, String, [FamilyText; 2])>,
+}
+
+fn known(text: &str) -> Result<&'static str> {
+    parse::known_format(text).ok_or_else(|| {
+        Error::Usage(format!(
+            "shard evidence names an unknown date format '{text}'"
+        ))
+    })
+}
+
+fn family_of(text: &FamilyText) -> Result<DateFamily> {
+    Ok((known(&text.0)?, known(&text.1)?))
+}
+
+fn family_text(family: &DateFamily) -> FamilyText {
+    (family.0.to_string(), family.1.to_string())
 }
 
 /// Input rows `[start, end)` whose dates are read by the second family of their batch's tie.
@@ -106,6 +150,116 @@ impl<'a> Reading<'a> {
             multiline: (0, None),
             any_csv: false,
         })
+    }
+
+    /// Judges every batch's date formats on `sample` (the first 1,000 dates of the whole
+    /// input's first batch that holds text dates, [`Reading::date_sample`]), as a reading of the
+    /// whole input would, when this one reads only a later file.
+    pub fn with_date_sample(mut self, sample: Option<Vec<String>>) -> Reading<'a> {
+        self.date_sample = sample.map(|values| Column::new(input::ORDER_DATE.into(), values));
+        self
+    }
+
+    /// The sample dates are judged on, once a batch with text dates has been read.
+    pub fn date_sample(&self) -> Result<Option<Vec<String>>> {
+        match &self.date_sample {
+            Some(sample) => Ok(Some(
+                sample
+                    .str()?
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_string())
+                    .collect(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The evidence gathered so far, to be absorbed by another reading.
+    pub fn evidence(&self) -> Evidence {
+        Evidence {
+            rows: self.rows,
+            date_failures: self.date_failures.clone(),
+            quantity_failures: self.quantity_failures.clone(),
+            price_failures: self.price_failures.clone(),
+            zoned: self.zoned,
+            instead_of_user_format: self.instead_of_user_format.map(str::to_string),
+            date_batches: self
+                .date_batches
+                .iter()
+                .map(|b| BatchEvidence {
+                    first_row: b.first_row,
+                    rows: b.rows,
+                    detected: b.detected.as_ref().map(family_text),
+                    family_reads: b
+                        .family_reads
+                        .iter()
+                        .map(|(name, n)| (name.to_string(), *n))
+                        .collect(),
+                    tie: b.tie.as_ref().map(|(row, value, [a, b])| {
+                        (*row, value.clone(), [family_text(a), family_text(b)])
+                    }),
+                })
+                .collect(),
+            multiline: (
+                self.multiline.0,
+                self.multiline.1.map(|(row, c)| (row, c.to_string())),
+            ),
+            any_csv: self.any_csv,
+        }
+    }
+
+    /// Adds the evidence of a file read elsewhere whose rows start at input row `offset`, as if
+    /// its batches had been read here next: call it for the files in input order.
+    pub fn absorb(&mut self, evidence: Evidence, offset: u64) -> Result<()> {
+        self.rows += evidence.rows;
+        for (mine, theirs) in [
+            (&mut self.date_failures, evidence.date_failures),
+            (&mut self.quantity_failures, evidence.quantity_failures),
+            (&mut self.price_failures, evidence.price_failures),
+        ] {
+            mine.count += theirs.count;
+            if mine.first.is_none() {
+                mine.first = theirs.first.map(|(row, text)| (row + offset, text));
+            }
+        }
+        self.zoned += evidence.zoned;
+        if self.instead_of_user_format.is_none()
+            && let Some(used) = evidence.instead_of_user_format
+        {
+            self.instead_of_user_format = Some(known(&used)?);
+        }
+        for b in evidence.date_batches {
+            self.date_batches.push(DateBatch {
+                first_row: b.first_row + offset,
+                rows: b.rows,
+                detected: b.detected.as_ref().map(family_of).transpose()?,
+                family_reads: b
+                    .family_reads
+                    .iter()
+                    .map(|(name, n)| Ok((known(name)?, *n)))
+                    .collect::<Result<_>>()?,
+                tie: match b.tie {
+                    Some((row, value, [a, b])) => {
+                        Some((row + offset, value, [family_of(&a)?, family_of(&b)?]))
+                    }
+                    None => None,
+                },
+            });
+        }
+        self.multiline.0 += evidence.multiline.0;
+        if self.multiline.1.is_none()
+            && let Some((row, column)) = evidence.multiline.1
+        {
+            let canonical = input::ALL
+                .into_iter()
+                .find(|c| *c == column)
+                .ok_or_else(|| {
+                    Error::Usage(format!("shard evidence names an unknown column '{column}'"))
+                })?;
+            self.multiline.1 = Some((row + offset, canonical));
+        }
+        self.any_csv |= evidence.any_csv;
+        Ok(())
     }
 
     /// The batch's values parsed: the input row ([`line::ROW`]), order time and date failure,

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod recommend;
 pub mod run;
 pub mod score;
+pub mod shard;
 pub(crate) mod stages;
 pub mod train;
 pub mod validate;

@@ -15,6 +15,27 @@ use crate::{quality, settings};
 pub const VALIDATION_FILE: &str = "validation.json";
 
 pub fn run(args: &RunArgs) -> Result<()> {
+    run_from(args, Source::Input)
+}
+
+/// Cleans the transactions elsewhere read (the settings resolved by `run`).
+pub(crate) type LoadCleaned<'a> =
+    Box<dyn FnOnce(&crate::config::Config) -> Result<crate::clean::Cleaned> + 'a>;
+
+/// Where `run`'s cleaned transactions come from.
+pub(crate) enum Source<'a> {
+    /// Read and cleaned from `--input` here.
+    Input,
+    /// Cleaned elsewhere, shard by shard (`retain shard run`): the transactions, the input
+    /// files' checksums, and the engine for the manifest.
+    Cleaned(
+        LoadCleaned<'a>,
+        Vec<(String, u64)>,
+        crate::output::EngineInfo,
+    ),
+}
+
+pub(crate) fn run_from(args: &RunArgs, source: Source) -> Result<()> {
     let config = settings::resolve(&args.settings)?;
     let as_of = settings::parse_as_of(args.as_of.as_deref())?;
     let (campaign, mut info) = score::campaign(
@@ -39,7 +60,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut stages = Stages::new(7);
 
     stages.start("read input");
-    let cleaned = super::load(&args.input, &config, false, Some(&args.out))?;
+    let (cleaned, checksums, engine) = match source {
+        Source::Input => (
+            super::load(&args.input, &config, false, Some(&args.out))?,
+            None,
+            None,
+        ),
+        Source::Cleaned(load, checksums, engine) => (load(&config)?, Some(checksums), Some(engine)),
+    };
     let tx = &cleaned.transactions;
     score::check_suppression(&campaign, &mut info, tx)?;
     let report = quality::report(tx)?;
@@ -47,7 +75,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         super::progress(format!("warning: {warning}"));
     }
     let (as_of, unused) = settings::as_of_or_default(as_of, tx)?;
-    let fingerprint = InputFingerprint::of_input(tx, tx.inputs.checksums()?);
+    let checksums = match checksums {
+        Some(known) => known,
+        None => tx.inputs.checksums()?,
+    };
+    let fingerprint = InputFingerprint::of_input(tx, checksums);
     let file_free = quality::QualityReport {
         input: None,
         files: None,
@@ -89,6 +121,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         campaign_args: &args.campaign,
         fingerprint,
         warnings: report.warnings.iter().cloned().chain(unused).collect(),
+        engine,
     };
     score::complete(job, out, &mut stages)?;
     if !args.campaign.dry_run {

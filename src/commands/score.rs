@@ -169,6 +169,8 @@ pub(crate) struct Job<'a> {
     pub fingerprint: InputFingerprint,
     /// What the user should know so far (the quality report's warnings in `run`).
     pub warnings: Vec<String>,
+    /// The engine, for a run made of `retain shard` steps.
+    pub engine: Option<crate::output::EngineInfo>,
 }
 
 /// Scores, suggests, chooses offers, writes the files, the report and the manifest, and puts the
@@ -202,6 +204,7 @@ pub(crate) fn complete(job: Job<'_>, mut out: Output, stages: &mut Stages) -> Re
         profile: job.campaign_args.profile.name(),
         input: job.fingerprint,
         rows: job.tx.accounting.clone(),
+        engine: job.engine,
         campaign: Some(job.campaign_info),
         summary: Some(delivery.summary),
         warnings,
@@ -353,6 +356,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
             .chain(unchecked)
             .chain(models.warning())
             .collect(),
+        engine: None,
     };
     complete(job, out, &mut stages)
 }

@@ -87,34 +87,7 @@ impl Router {
             return Ok(());
         }
         let k = self.shards;
-        let ids = work.column(input::CUSTOMER_ID)?.str()?;
-        let rows = work.column(line::ROW)?.idx()?;
-        let shard: Vec<u32> = ids
-            .iter()
-            .zip(rows.iter())
-            .map(|(id, row)| match id {
-                Some(id) => shard_of(id, k) as u32,
-                None => (row.unwrap_or(0) as usize % k) as u32,
-            })
-            .collect();
-        // The batch's rows grouped by shard, in input order within each (a counting sort), taken
-        // once; each shard's rows are then a slice.
-        let mut starts = vec![0usize; k + 1];
-        for &s in &shard {
-            starts[s as usize + 1] += 1;
-        }
-        for s in 0..k {
-            starts[s + 1] += starts[s];
-        }
-        let mut at = starts.clone();
-        let mut order = vec![0 as IdxSize; shard.len()];
-        for (i, &s) in shard.iter().enumerate() {
-            order[at[s as usize]] = i as IdxSize;
-            at[s as usize] += 1;
-        }
-        drop(shard);
-        let grouped = work.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))?;
-        drop(work);
+        let (grouped, starts) = group_by_shard(work, k)?;
         let dir = self.work.as_ref().map(|w| w.path().to_path_buf());
         let dir = dir.ok_or_else(|| Error::Internal("no work directory".into()))?;
         // The shards' files are written on both cores: copying into the page cache was a third
@@ -135,6 +108,61 @@ impl Router {
             }
         }
         Ok(())
+    }
+}
+
+/// A batch's rows grouped by shard (of `k`), in input order within each (a counting sort),
+/// taken once, and where each shard's rows start (`k + 1` offsets): shard `s` is the slice
+/// `starts[s]..starts[s + 1]`. Rows without a customer are never purchase lines: they are spread
+/// over the shards by row.
+pub(crate) fn group_by_shard(work: DataFrame, k: usize) -> Result<(DataFrame, Vec<usize>)> {
+    let ids = work.column(input::CUSTOMER_ID)?.str()?;
+    let rows = work.column(line::ROW)?.idx()?;
+    let shard: Vec<u32> = ids
+        .iter()
+        .zip(rows.iter())
+        .map(|(id, row)| match id {
+            Some(id) => shard_of(id, k) as u32,
+            None => (row.unwrap_or(0) as usize % k) as u32,
+        })
+        .collect();
+    let mut starts = vec![0usize; k + 1];
+    for &s in &shard {
+        starts[s as usize + 1] += 1;
+    }
+    for s in 0..k {
+        starts[s + 1] += starts[s];
+    }
+    let mut at = starts.clone();
+    let mut order = vec![0 as IdxSize; shard.len()];
+    for (i, &s) in shard.iter().enumerate() {
+        order[at[s as usize]] = i as IdxSize;
+        at[s as usize] += 1;
+    }
+    drop(shard);
+    let grouped = work.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))?;
+    Ok((grouped, starts))
+}
+
+/// Bytes of text per batch: an input that surely fits the budget `limit` is read a file at a
+/// time (no slicing, no copies); a larger one in batches of at most 64 MiB of text.
+pub(crate) fn batch_bytes(opened: &[batches::Opened], limit: u64) -> usize {
+    let known_rows: u64 = opened.iter().filter_map(|f| f.rows()).sum();
+    let csv_bytes: u64 = opened
+        .iter()
+        .filter(|f| f.rows().is_none())
+        .map(|f| f.bytes)
+        .sum();
+    let compressed = opened.iter().any(|f| {
+        f.rows().is_none() && f.file.text.compression != crate::io::text::Compression::None
+    });
+    let guess = known_rows * PARSED_ROW_BYTES
+        + csv_bytes * if compressed { GZIP_TEXT_RATIO } else { 1 } * PARSED_ROW_BYTES
+            / CSV_ROW_BYTES;
+    if guess.saturating_mul(2) < limit {
+        usize::MAX / 4
+    } else {
+        (limit / 16).clamp(8 << 20, 64 << 20) as usize
     }
 }
 
@@ -211,19 +239,7 @@ pub fn load(
         .map(|f| f.bytes)
         .sum();
     let mut reading = Reading::new(&config.columns, &config.input, exists, keep_rejected)?;
-    // An input that surely fits the budget is read a file at a time (no slicing, no copies);
-    // a larger one in batches of at most 64 MiB of text.
-    let compressed = opened.iter().any(|f| {
-        f.rows().is_none() && f.file.text.compression != crate::io::text::Compression::None
-    });
-    let guess = known_rows * PARSED_ROW_BYTES
-        + csv_bytes * if compressed { GZIP_TEXT_RATIO } else { 1 } * PARSED_ROW_BYTES
-            / CSV_ROW_BYTES;
-    let batch_bytes = if guess.saturating_mul(2) < limit {
-        usize::MAX / 4
-    } else {
-        (limit / 16).clamp(8 << 20, 64 << 20) as usize
-    };
+    let batch_bytes = batch_bytes(&opened, limit);
     let started = Instant::now();
     let mut stream: Option<crate::progress::Stream> = None;
     let mut rows_so_far = 0u64;

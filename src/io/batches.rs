@@ -70,18 +70,89 @@ pub struct Scanned {
     pub present: Vec<&'static str>,
     /// Canonical columns that exist in some file but are empty in every row.
     pub empty: Vec<&'static str>,
+    /// Canonical columns some file has, and those holding a value in some row: what
+    /// [`Scanned::merge`] needs of scans of single files.
+    pub existing: Vec<&'static str>,
+    pub holding: Vec<&'static str>,
+}
+
+impl Scanned {
+    /// The scan of a whole input from those of its files, each scanned alone (in input order).
+    pub fn merge(given: &Path, files: Vec<Scanned>) -> Scanned {
+        let mut existing = Vec::new();
+        let mut holding = Vec::new();
+        let mut all = Vec::new();
+        for scanned in files {
+            for (list, names) in [
+                (&mut existing, &scanned.existing),
+                (&mut holding, &scanned.holding),
+            ] {
+                for name in names {
+                    if !list.contains(name) {
+                        list.push(*name);
+                    }
+                }
+            }
+            all.extend(scanned.inputs.files.into_iter().zip(scanned.inputs.rows));
+        }
+        columns_held(Inputs::new(given.to_path_buf(), all), existing, holding)
+    }
+}
+
+/// The scan's result from what it saw: see [`scan`].
+fn columns_held(
+    inputs: Inputs,
+    existing: Vec<&'static str>,
+    holding: Vec<&'static str>,
+) -> Scanned {
+    let rows: u64 = inputs.rows.iter().sum();
+    // A column that exists but holds nothing counts as missing (DESIGN.md, "Input"). Nothing is
+    // a missing value or blank text: a CSV writer that quotes every field writes `""`, which
+    // polars reads as empty text, not as missing. Without rows, every column is as good as any.
+    let present: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| {
+            existing.contains(c) && (rows == 0 || holding.contains(c) || REQUIRED.contains(c))
+        })
+        .collect();
+    let empty: Vec<&'static str> = input::ALL
+        .into_iter()
+        .filter(|c| existing.contains(c) && !present.contains(c))
+        .collect();
+    Scanned {
+        inputs,
+        present,
+        empty,
+        existing,
+        holding,
+    }
 }
 
 /// Opens every file `given` names (see [`crate::io::inputs`]) and checks its columns.
 pub fn open(given: &Path, config: &Config) -> Result<Vec<Opened>> {
     inputs::expand(given)?
         .iter()
-        .map(|source| {
-            let path = source.path.as_path();
-            let format = sniff(path)?;
-            catch_damage(path, format, || open_file(source, format, config))
-        })
+        .map(|source| open_source(source, config))
         .collect()
+}
+
+/// Opens file `index` (in input order) of those `given` names, alone (`retain shard route`).
+pub fn open_one(given: &Path, index: usize, config: &Config) -> Result<Opened> {
+    let sources = inputs::expand(given)?;
+    let source = sources.get(index).ok_or_else(|| {
+        Error::Usage(format!(
+            "{} names {} files: there is no file {index}",
+            given.display(),
+            sources.len()
+        ))
+    })?;
+    open_source(source, config)
+}
+
+fn open_source(source: &Source, config: &Config) -> Result<Opened> {
+    let path = source.path.as_path();
+    let format = sniff(path)?;
+    catch_damage(path, format, || open_file(source, format, config))
 }
 
 /// polars' readers panic on some damaged files (a Parquet footer with a bad byte): that is the
@@ -362,24 +433,11 @@ pub fn scan(
         first_row += rows;
         files.push((file.file.clone(), rows));
     }
-    // A column that exists but holds nothing counts as missing (DESIGN.md, "Input"). Nothing is
-    // a missing value or blank text: a CSV writer that quotes every field writes `""`, which
-    // polars reads as empty text, not as missing. Without rows, every column is as good as any.
-    let present: Vec<&'static str> = input::ALL
-        .into_iter()
-        .filter(|c| {
-            existing.contains(c) && (first_row == 0 || holding.contains(c) || REQUIRED.contains(c))
-        })
-        .collect();
-    let empty: Vec<&'static str> = input::ALL
-        .into_iter()
-        .filter(|c| existing.contains(c) && !present.contains(c))
-        .collect();
-    Ok(Scanned {
-        inputs: Inputs::new(given.to_path_buf(), files),
-        present,
-        empty,
-    })
+    Ok(columns_held(
+        Inputs::new(given.to_path_buf(), files),
+        existing,
+        holding,
+    ))
 }
 
 fn select(file: &Opened, frame: LazyFrame) -> LazyFrame {

@@ -35,6 +35,10 @@ pub struct ManifestHead {
     pub profile: &'static str,
     pub input: InputFingerprint,
     pub rows: Accounting,
+    /// The engine that moved the data between retain's steps, when not retain alone (`spark`
+    /// with its shard count); the only field in which such a run's manifest differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<CampaignInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,6 +46,13 @@ pub struct ManifestHead {
     /// What the user should know about this run's results (also on stderr and in the report).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// The engine of a run made of `retain shard` steps.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    pub name: String,
+    pub shards: usize,
 }
 
 /// The campaign settings, so that a run can be explained from its manifest alone.
