@@ -207,10 +207,17 @@ def run_path(spark, input: str, out: str, shards: int, flags: Sequence[str] = ()
     binary = os.path.abspath(binary)
     if not os.access(binary, os.X_OK):
         raise RetainFailed("plan", 2, f"error: no retain binary at {retain} (--retain BIN)")
-    # Few rows of up to 8 MiB in each Arrow batch between the JVM and Python (set for this run).
-    batch_key = "spark.sql.execution.arrow.maxRecordsPerBatch"
-    before = spark.conf.get(batch_key, None)
-    spark.conf.set(batch_key, "4")
+    # Set for this run: few rows of up to 8 MiB in each Arrow batch between the JVM and Python;
+    # a shuffle partition for each shard, not coalesced by adaptive execution, so that the driver
+    # fetches one shard's cleaned files at a time (toLocalIterator holds a partition in memory).
+    settings = {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "4",
+        "spark.sql.shuffle.partitions": str(shards),
+        "spark.sql.adaptive.coalescePartitions.enabled": "false",
+    }
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     cwd = os.getcwd()
     common = ["--input", input, *flags]
     shipped = os.path.basename(binary)
@@ -228,10 +235,11 @@ def run_path(spark, input: str, out: str, shards: int, flags: Sequence[str] = ()
             raise
         raise RetainFailed(found[0], found[1], found[2]) from error
     finally:
-        if before is None:
-            spark.conf.unset(batch_key)
-        else:
-            spark.conf.set(batch_key, before)
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def _steps(spark, binary, shipped, retain_on_executors, input, out, shards, common, cwd):
@@ -260,7 +268,8 @@ def _steps(spark, binary, shipped, retain_on_executors, input, out, shards, comm
                 shape_text = f.read()
             cleaned = os.path.join(tmp, "cleaned")
             os.makedirs(cleaned)
-            by_shard = routed.where("shard >= 0").groupBy("shard").applyInArrow(
+            by_shard = routed.where("shard >= 0").repartition(shards, "shard").groupBy(
+                "shard").applyInArrow(
                 _clean_task(shipped, retain_on_executors, plan_text, shape_text, common, cwd),
                 ENVELOPE)
             for row in by_shard.toLocalIterator():

@@ -18,7 +18,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     run_from(args, Source::Input)
 }
 
-/// Cleans the transactions elsewhere read (the settings resolved by `run`).
+/// Transactions cleaned elsewhere, given the settings `run` resolved.
 pub(crate) type LoadCleaned<'a> =
     Box<dyn FnOnce(&crate::config::Config) -> Result<crate::clean::Cleaned> + 'a>;
 
