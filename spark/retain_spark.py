@@ -62,13 +62,13 @@ def _call(binary: str, step: Sequence[str], flags: Sequence[str], cwd: Optional[
     if cwd is not None and not os.path.isdir(cwd):
         cwd = None
     if echo:
-        proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=cwd)
         said = []
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            sys.stderr.write(line)
-            said.append(line)
-        code = proc.wait()
+        with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=cwd) as proc:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                sys.stderr.write(line)
+                said.append(line)
+        code = proc.returncode
         stderr = "".join(said)
     else:
         done = subprocess.run(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
