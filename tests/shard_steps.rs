@@ -191,9 +191,19 @@ fn shard_steps_write_the_bytes_of_run_for_online_retail_in_three_files_with_date
         &done,
         0,
         &[
-            "merged 5 cleaned shards",
+            "merged 5 cleaned shards (in memory)",
             "order dates read as day/month/year",
         ],
+    );
+    // A budget the lines do not fit: the run reads the cleaned shards back from disk.
+    let spilled = tmp.path().join("spilled");
+    let small = [flags[0], flags[1], "--memory-limit", "64MiB"];
+    let done = run_in_steps(&tmp.path().join("work-small"), &parts, &spilled, 5, &small);
+    assert_exit(&done, 0, &["merged 5 cleaned shards (read back from disk)"]);
+    assert_eq!(
+        files(&spilled),
+        files(&stepped),
+        "the budget changes no byte"
     );
     let shape: serde_json::Value =
         serde_json::from_slice(&std::fs::read(work.join("shape.json")).unwrap()).unwrap();

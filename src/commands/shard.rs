@@ -288,6 +288,12 @@ fn clean_one(args: &ShardCleanArgs) -> Result<()> {
         starts.push(next);
         next += rows;
     }
+    if plan.shards <= args.shard {
+        return Err(Error::Usage(format!(
+            "the plan has {} shards: there is no shard {}",
+            plan.shards, args.shard
+        )));
+    }
     let prefix = format!("rows-{:04}-", args.shard);
     let mut names: Vec<String> = std::fs::read_dir(&args.rows)
         .map_err(|e| Error::input(&args.rows, e.to_string()))?
@@ -315,12 +321,6 @@ fn clean_one(args: &ShardCleanArgs) -> Result<()> {
             .apply_values(|row| row + offset);
         part.with_column(rows.with_name(line::ROW.into()).into_column())?;
         parts.push(part);
-    }
-    if plan.shards <= args.shard {
-        return Err(Error::Usage(format!(
-            "the plan has {} shards: there is no shard {}",
-            plan.shards, args.shard
-        )));
     }
     let work = clean::stack_parsed(parts)?;
     let present = canonical_names(&shape.present)?;
@@ -372,12 +372,29 @@ fn run_cleaned(args: &ShardRunArgs) -> Result<()> {
             .map(|(o, rows)| (o.file, *rows))
             .collect();
         let inputs = Inputs::new(plan.input.clone(), files);
+        // Lines that fit the budget are held in memory, as `retain run` holds an input that
+        // fits; larger ones are read back shard by shard from the cleaned files.
+        let limit = config.engine.memory_limit_bytes().map_err(Error::Usage)?;
+        let files: Vec<PathBuf> = dirs.iter().map(|d| d.join("lines.arrow")).collect();
+        let bytes: u64 = files
+            .iter()
+            .map(|f| {
+                std::fs::metadata(f)
+                    .map(|m| m.len())
+                    .unwrap_or(u64::MAX / 64)
+            })
+            .sum();
+        let in_memory = bytes.saturating_mul(ingest::INGEST_FACTOR) <= limit;
         let mut summaries = Vec::with_capacity(dirs.len());
         let mut stored = Vec::with_capacity(dirs.len());
-        for dir in &dirs {
+        for (dir, file) in dirs.iter().zip(files) {
             summaries.push((ShardSummary::load(dir)?, None));
             let height: usize = read_json(&dir.join("lines.json"))?;
-            stored.push(Stored::Spilled(dir.join("lines.arrow"), height));
+            stored.push(if in_memory {
+                Stored::Memory(engine::read_back(&file)?)
+            } else {
+                Stored::Spilled(file, height)
+            });
         }
         let present = canonical_names(&shape.present)?;
         let empty = canonical_names(&shape.empty)?;
@@ -392,8 +409,13 @@ fn run_cleaned(args: &ShardRunArgs) -> Result<()> {
         let lines = Lines::from_stored(stored, recodes, None)?;
         let a = &tx.accounting;
         super::progress(format!(
-            "merged {} cleaned shards of {} rows from {}: {} kept, {} rejected ({:.2} s)",
+            "merged {} cleaned shards ({}) of {} rows from {}: {} kept, {} rejected ({:.2} s)",
             dirs.len(),
+            if in_memory {
+                "in memory"
+            } else {
+                "read back from disk"
+            },
             a.rows_read,
             plan.input.display(),
             a.rows_kept,

@@ -192,7 +192,7 @@ fn gather(pending: Pending) -> Result<DataFrame> {
 /// Bytes of working memory per byte of a shard's parsed rows while it is cleaned, and per byte
 /// of its lines while the stages run, with room (see [`budget::WORK_FACTOR`]) for the freed pages
 /// the allocator keeps while shards are cleaned ([`crate::memory::hold_freed_pages`]).
-const INGEST_FACTOR: u64 = 6;
+pub(crate) const INGEST_FACTOR: u64 = 6;
 
 /// Rough sizes for the first guess, before any row is read: bytes of a parsed row in memory,
 /// of a CSV row as text, and how much gzip shrinks CSV text.
