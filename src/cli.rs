@@ -70,6 +70,7 @@ pub struct ShardPlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ShardRouteArgs {
+    /// The plan `retain shard plan` wrote.
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
     /// The input file to read: its index in the plan.
@@ -84,6 +85,7 @@ pub struct ShardRouteArgs {
 
 #[derive(Debug, Args)]
 pub struct ShardFinishArgs {
+    /// The plan `retain shard plan` wrote.
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
     /// Directory holding every file's `evidence-FILE.json`.
@@ -98,8 +100,10 @@ pub struct ShardFinishArgs {
 
 #[derive(Debug, Args)]
 pub struct ShardCleanArgs {
+    /// The plan `retain shard plan` wrote.
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
+    /// The shape `retain shard finish` wrote.
     #[arg(long, value_name = "FILE")]
     pub shape: PathBuf,
     /// The shard to clean.
@@ -117,8 +121,10 @@ pub struct ShardCleanArgs {
 
 #[derive(Debug, Args)]
 pub struct ShardRunArgs {
+    /// The plan `retain shard plan` wrote.
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
+    /// The shape `retain shard finish` wrote.
     #[arg(long, value_name = "FILE")]
     pub shape: PathBuf,
     /// Directory holding `shard-SHARD/` for every shard with rows, as `retain shard clean`
