@@ -44,18 +44,7 @@ fn online_retail_run_is_byte_identical_for_shuffled_rows_in_three_files_any_shar
     std::fs::write(parts.join("_SUCCESS"), "").unwrap();
     let (first, rest) = lines.split_at(lines.len() / 5);
     let (second, third) = rest.split_at(rest.len() / 2);
-    for (name, chunk) in [("a.csv", first), ("b.csv", second), ("c.csv", third)] {
-        std::fs::write(
-            parts.join(name),
-            format!("{header}\n{}\n", chunk.join("\n")),
-        )
-        .unwrap();
-    }
-    let plain = std::fs::read(parts.join("b.csv")).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &plain).unwrap();
-    std::fs::write(parts.join("b.csv.gz"), gz.finish().unwrap()).unwrap();
-    std::fs::remove_file(parts.join("b.csv")).unwrap();
+    write_three_files(&parts, header, [first, second, third]);
     let shuffled = parts;
 
     let as_is = tmp.path().join("as-is");

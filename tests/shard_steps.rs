@@ -29,22 +29,25 @@ fn run_in_steps(
     let routed = work.join("routed");
     let cleaned = work.join("cleaned");
     let shape = work.join("shape.json");
-    let step = |args: Vec<String>| {
-        let mut all = args;
-        all.push("--input".into());
-        all.push(input.display().to_string());
-        all.extend(flags.iter().map(|f| f.to_string()));
-        retain_bin().args(&all).output().unwrap()
+    let (plan_s, routed_s, cleaned_s, shape_s, out_s) = (
+        plan.display().to_string(),
+        routed.display().to_string(),
+        cleaned.display().to_string(),
+        shape.display().to_string(),
+        out.display().to_string(),
+    );
+    let step = |args: &[&str]| {
+        retain_bin()
+            .arg("shard")
+            .args(args)
+            .arg("--input")
+            .arg(input)
+            .args(flags)
+            .output()
+            .unwrap()
     };
-    let s = |p: &Path| p.display().to_string();
-    let done = step(vec![
-        "shard".into(),
-        "plan".into(),
-        "--plan".into(),
-        s(&plan),
-        "--shards".into(),
-        shards.to_string(),
-    ]);
+    let shards_s = shards.to_string();
+    let done = step(&["plan", "--plan", &plan_s, "--shards", &shards_s]);
     if !done.status.success() {
         return done;
     }
@@ -52,63 +55,46 @@ fn run_in_steps(
         serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
     let files = plan_json["files"].as_array().unwrap().len();
     for file in (0..files).rev() {
-        let done = step(vec![
-            "shard".into(),
-            "route".into(),
-            "--plan".into(),
-            s(&plan),
-            "--file".into(),
-            file.to_string(),
-            "--into".into(),
-            s(&routed),
+        let file = file.to_string();
+        let done = step(&[
+            "route", "--plan", &plan_s, "--file", &file, "--into", &routed_s,
         ]);
         if !done.status.success() {
             return done;
         }
     }
-    let done = step(vec![
-        "shard".into(),
-        "finish".into(),
-        "--plan".into(),
-        s(&plan),
-        "--evidence".into(),
-        s(&routed),
-        "--shape".into(),
-        s(&shape),
+    let done = step(&[
+        "finish",
+        "--plan",
+        &plan_s,
+        "--evidence",
+        &routed_s,
+        "--shape",
+        &shape_s,
     ]);
     if !done.status.success() {
         return done;
     }
     for shard in (0..shards).rev() {
-        let done = step(vec![
-            "shard".into(),
-            "clean".into(),
-            "--plan".into(),
-            s(&plan),
-            "--shape".into(),
-            s(&shape),
-            "--shard".into(),
-            shard.to_string(),
-            "--rows".into(),
-            s(&routed),
-            "--into".into(),
-            s(&cleaned),
+        let shard = shard.to_string();
+        let done = step(&[
+            "clean", "--plan", &plan_s, "--shape", &shape_s, "--shard", &shard, "--rows",
+            &routed_s, "--into", &cleaned_s,
         ]);
         if !done.status.success() {
             return done;
         }
     }
-    step(vec![
-        "shard".into(),
-        "run".into(),
-        "--plan".into(),
-        s(&plan),
-        "--shape".into(),
-        s(&shape),
-        "--cleaned".into(),
-        s(&cleaned),
-        "--out".into(),
-        s(out),
+    step(&[
+        "run",
+        "--plan",
+        &plan_s,
+        "--shape",
+        &shape_s,
+        "--cleaned",
+        &cleaned_s,
+        "--out",
+        &out_s,
     ])
 }
 
@@ -151,18 +137,7 @@ fn uci_in_three_files(dir: &Path) -> PathBuf {
     let (first, rest) = rewritten.split_at(2_000);
     let (second, third) = rest.split_at(200_000);
     assert!(first.iter().all(|l| l.contains("01/12/2010")));
-    for (name, chunk) in [("a.csv", first), ("b.csv", second), ("c.csv", third)] {
-        std::fs::write(
-            parts.join(name),
-            format!("{header}\n{}\n", chunk.join("\n")),
-        )
-        .unwrap();
-    }
-    let plain = std::fs::read(parts.join("b.csv")).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &plain).unwrap();
-    std::fs::write(parts.join("b.csv.gz"), gz.finish().unwrap()).unwrap();
-    std::fs::remove_file(parts.join("b.csv")).unwrap();
+    write_three_files(&parts, header, [first, second, third]);
     parts
 }
 

@@ -56,7 +56,6 @@ pub struct Plan {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PlanFile {
     pub path: PathBuf,
-    pub bytes: u64,
 }
 
 /// What `route` learnt of one file.
@@ -104,20 +103,12 @@ fn plan(args: &ShardPlanArgs) -> Result<()> {
         .clamp(1, budget::MAX_SHARDS);
     let limit = config.engine.memory_limit_bytes().map_err(Error::Usage)?;
     let opened = batches::open(&args.run.input, &config)?;
-    let mut exists: Vec<&'static str> = Vec::new();
-    for file in &opened {
-        for canonical in file.exists() {
-            if !exists.contains(&canonical) {
-                exists.push(canonical);
-            }
-        }
-    }
+    let exists = batches::columns_of(&opened);
     let batch_bytes = ingest::batch_bytes(&opened, limit);
     let files = opened
         .iter()
         .map(|o| PlanFile {
             path: o.file.path.clone(),
-            bytes: o.bytes,
         })
         .collect();
     // The sample comes from the first batch holding text dates, in input order; a file whose

@@ -147,12 +147,7 @@ pub(crate) fn group_by_shard(work: DataFrame, k: usize) -> Result<(DataFrame, Ve
 /// Bytes of text per batch: an input that surely fits the budget `limit` is read a file at a
 /// time (no slicing, no copies); a larger one in batches of at most 64 MiB of text.
 pub(crate) fn batch_bytes(opened: &[batches::Opened], limit: u64) -> usize {
-    let known_rows: u64 = opened.iter().filter_map(|f| f.rows()).sum();
-    let csv_bytes: u64 = opened
-        .iter()
-        .filter(|f| f.rows().is_none())
-        .map(|f| f.bytes)
-        .sum();
+    let (known_rows, csv_bytes) = sizes(opened);
     let compressed = opened.iter().any(|f| {
         f.rows().is_none() && f.file.text.compression != crate::io::text::Compression::None
     });
@@ -164,6 +159,17 @@ pub(crate) fn batch_bytes(opened: &[batches::Opened], limit: u64) -> usize {
     } else {
         (limit / 16).clamp(8 << 20, 64 << 20) as usize
     }
+}
+
+/// Rows of the Parquet files (from their footers) and bytes of the CSV files.
+fn sizes(opened: &[batches::Opened]) -> (u64, u64) {
+    let known_rows = opened.iter().filter_map(|f| f.rows()).sum();
+    let csv_bytes = opened
+        .iter()
+        .filter(|f| f.rows().is_none())
+        .map(|f| f.bytes)
+        .sum();
+    (known_rows, csv_bytes)
 }
 
 /// What the reading thread hands the routing thread.
@@ -224,20 +230,8 @@ pub fn load(
     let engine = &config.engine;
     let limit = engine.memory_limit_bytes().map_err(Error::Usage)?;
     let opened = batches::open(given, config)?;
-    let mut exists: Vec<&'static str> = Vec::new();
-    for file in &opened {
-        for canonical in file.exists() {
-            if !exists.contains(&canonical) {
-                exists.push(canonical);
-            }
-        }
-    }
-    let known_rows: u64 = opened.iter().filter_map(|f| f.rows()).sum();
-    let csv_bytes: u64 = opened
-        .iter()
-        .filter(|f| f.rows().is_none())
-        .map(|f| f.bytes)
-        .sum();
+    let exists = batches::columns_of(&opened);
+    let (known_rows, csv_bytes) = sizes(&opened);
     let mut reading = Reading::new(&config.columns, &config.input, exists, keep_rejected)?;
     let batch_bytes = batch_bytes(&opened, limit);
     let started = Instant::now();

@@ -136,6 +136,19 @@ pub fn open(given: &Path, config: &Config) -> Result<Vec<Opened>> {
         .collect()
 }
 
+/// Canonical columns some of the `opened` files have (a column or a partition value).
+pub fn columns_of(opened: &[Opened]) -> Vec<&'static str> {
+    let mut exists: Vec<&'static str> = Vec::new();
+    for file in opened {
+        for canonical in file.exists() {
+            if !exists.contains(&canonical) {
+                exists.push(canonical);
+            }
+        }
+    }
+    exists
+}
+
 /// Opens file `index` (in input order) of those `given` names, alone (`retain shard route`).
 pub fn open_one(given: &Path, index: usize, config: &Config) -> Result<Opened> {
     let sources = inputs::expand(given)?;

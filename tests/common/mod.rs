@@ -95,3 +95,20 @@ pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+/// Writes `chunks` of CSV lines under `header` into `dir` as `a.csv`, `b.csv.gz` (gzip) and
+/// `c.csv`: one input in three files, one of them compressed.
+pub fn write_three_files<S: AsRef<str>>(dir: &Path, header: &str, chunks: [&[S]; 3]) {
+    for (name, chunk) in ["a.csv", "b.csv.gz", "c.csv"].into_iter().zip(chunks) {
+        let lines: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+        let text = format!("{header}\n{}\n", lines.join("\n"));
+        let bytes = if name.ends_with(".gz") {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+            gz.finish().unwrap()
+        } else {
+            text.into_bytes()
+        };
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
